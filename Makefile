@@ -1,0 +1,39 @@
+# The two commands: `make demo` (try it) and `make test` (test it). See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/baton db upgrade
+	$(BIN)/baton seed-demo
+	$(BIN)/baton run --host 127.0.0.1 --port $(PORT)
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check baton tests
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check baton tests
+	$(BIN)/ruff format --check baton tests
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format baton tests
+	$(BIN)/ruff check --fix baton tests
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m pytest -p no:cacheprovider -o addopts="" tests/benchmarks -s
+
+clean:
+	rm -rf $(VENV) instance *.egg-info

@@ -1,0 +1,1 @@
+"""Baton: closed-loop school mental-health referrals."""

@@ -1,0 +1,1 @@
+"""Core domain and the web app: models, services, views, auth, audit."""

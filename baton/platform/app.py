@@ -1,0 +1,107 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from flask import Flask, g, render_template, session
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from baton.platform import config as cfg
+from baton.platform.errors import BatonError
+from baton.platform.extensions import csrf, db, migrate
+from baton.tenants.context import reset_principal, set_principal
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Defaults, then DATABASE_URL/REDIS_URL/SECRET_KEY, then BATON_* env vars, then overrides."""
+    instance_path = os.environ.get("BATON_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+    app = Flask(__name__, instance_path=instance_path)
+    app.config.from_mapping(cfg.defaults(instance_path))
+    app.config.from_mapping(cfg.from_environment())
+    app.config.from_prefixed_env("BATON")
+    app.config.from_mapping(overrides or {})
+    cfg.finalise(app.config, instance_path)
+
+    import baton.platform.models  # noqa: F401  - one metadata for the app and Alembic
+
+    # Order matters: the database first (everything reads it), then migrations, then CSRF.
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
+    csrf.init_app(app)
+
+    _install_request_hooks(app)
+    _install_error_pages(app)
+    _install_template_helpers(app)
+    _register_blueprints(app)
+    return app
+
+
+def _install_template_helpers(app: Flask) -> None:
+    from baton.platform.permissions import ROLE_LABELS, can
+
+    @app.context_processor
+    def helpers():
+        principal = g.get("principal")
+        return {
+            "can": lambda permission: can(principal, permission),
+            "role_label": ROLE_LABELS.get(principal.role, "") if principal else "",
+            "role_labels": ROLE_LABELS,
+        }
+
+
+def _migrations_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "migrations")
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from baton.platform.auth import principal_from_session
+
+    @app.before_request
+    def enter_scope():
+        g.request_id = uuid.uuid4().hex
+        g.principal = principal_from_session(session, request_id=g.request_id)
+        g.principal_token = set_principal(g.principal)
+
+    @app.after_request
+    def finish_unit_of_work(response):
+        # One commit per request; an error response keeps nothing but what was already
+        # committed on purpose (e.g. a failed-login counter, see views/auth.py).
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.teardown_request
+    def leave_scope(exc):
+        token = g.pop("principal_token", None)
+        if token is not None:
+            reset_principal(token)
+
+
+def _install_error_pages(app: Flask) -> None:
+    @app.errorhandler(BatonError)
+    def baton_error(exc: BatonError):
+        return render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        detail = "The form was missing its security token or it expired. Reload and try again."
+        return render_template("error.html", title="Form expired", detail=detail), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return render_template("error.html", title=exc.name, detail=exc.description), exc.code
+
+
+def _register_blueprints(app: Flask) -> None:
+    from baton.platform.views import admin, auth, county, health, home, provider, students
+
+    for module in (auth, health, home, students, admin, provider, county):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,159 @@
+"""Provisioning commands. Idempotent; bad input is a clear error and a non-zero exit."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from baton.platform.errors import InvalidInput
+from baton.platform.extensions import db
+from baton.platform.permissions import ROLES
+from baton.platform.services import provisioning as prov
+from baton.tenants.context import system_scope
+
+
+def _run(reason: str, action):
+    """Run ``action`` in a named system scope and commit, or roll back with a usage error."""
+    with system_scope(reason, surface="cli"):
+        try:
+            result = action()
+        except InvalidInput as exc:
+            db.session.rollback()
+            message = exc.detail
+            if message == exc.title and exc.fields:  # only field messages: list them
+                message = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+            raise click.UsageError(message) from exc
+        db.session.commit()
+    return result
+
+
+def _report(kind: str, label: str, created: bool) -> None:
+    click.echo(f"{'created' if created else 'exists '} {kind} {label}")
+
+
+@click.command("create-county")
+@click.argument("name")
+@click.option("--slug", required=True, help="short unique name, e.g. lake-county")
+@with_appcontext
+def create_county(name, slug):
+    """Create a county (a group of districts)."""
+    county, created = _run("cli: create county", lambda: prov.create_county(name, slug))
+    _report("county", county.slug, created)
+
+
+@click.command("create-tenant")
+@click.argument("name")
+@click.option("--slug", required=True)
+@click.option("--county", "county_slug", required=True, help="slug of the county")
+@with_appcontext
+def create_tenant(name, slug, county_slug):
+    """Create a district (a tenant) in a county."""
+    tenant, created = _run(
+        "cli: create district", lambda: prov.create_tenant(name, slug, county_slug)
+    )
+    _report("district", tenant.slug, created)
+
+
+@click.command("create-school")
+@click.argument("name")
+@click.option("--tenant", "tenant_slug", required=True, help="slug of the district")
+@click.option("--code", required=True, help="the district's school code")
+@with_appcontext
+def create_school(name, tenant_slug, code):
+    """Create a school in a district."""
+    school, created = _run(
+        "cli: create school",
+        lambda: prov.create_school(prov.tenant_by_slug(tenant_slug), name, code),
+    )
+    _report("school", school.code, created)
+
+
+@click.command("create-provider")
+@click.argument("name")
+@click.option("--slug", required=True)
+@click.option("--phone", default=None)
+@with_appcontext
+def create_provider(name, slug, phone):
+    """Create a provider organisation."""
+    provider, created = _run(
+        "cli: create provider", lambda: prov.create_provider(name, slug, phone=phone)
+    )
+    _report("provider", provider.slug, created)
+
+
+@click.command("create-partnership")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--provider", "provider_slug", required=True)
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--data-sharing-signed", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@with_appcontext
+def create_partnership(tenant_slug, provider_slug, start, data_sharing_signed):
+    """Partner a district with a provider."""
+
+    def action():
+        return prov.create_partnership(
+            prov.tenant_by_slug(tenant_slug),
+            prov.provider_by_slug(provider_slug),
+            start=start.date(),
+            data_sharing_signed=data_sharing_signed.date() if data_sharing_signed else None,
+        )
+
+    _, created = _run("cli: create partnership", action)
+    _report("partnership", f"{tenant_slug} <-> {provider_slug}", created)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(sorted(ROLES)), required=True)
+@click.option("--tenant", "tenant_slug", default=None, help="district, for district roles")
+@click.option("--provider", "provider_slug", default=None, help="provider, for provider staff")
+@click.option("--county", "county_slug", default=None, help="county, for commissioners")
+@click.password_option(help="at least 12 characters (prompted when omitted)")
+@with_appcontext
+def create_user(email, name, role, tenant_slug, provider_slug, county_slug, password):
+    """Create a user with a role in one district, provider or county."""
+
+    def action():
+        return prov.create_user(
+            email,
+            name,
+            password,
+            role,
+            tenant=prov.tenant_by_slug(tenant_slug) if tenant_slug else None,
+            provider=prov.provider_by_slug(provider_slug) if provider_slug else None,
+            county=prov.county_by_slug(county_slug) if county_slug else None,
+        )
+
+    user, created = _run("cli: create user", action)
+    _report("user", f"{user.email} ({role})", created)
+
+
+@click.command("seed-demo")
+@click.option("--students", default=300, show_default=True, help="students across the districts")
+@with_appcontext
+def seed_demo(students):
+    """Load the demo county, districts, schools, providers, users and students (idempotent)."""
+    from flask import current_app
+
+    from baton.platform.seed import DEMO_PASSWORD, seed
+
+    if current_app.config["BATON_ENV"] not in ("development", "test"):
+        raise click.UsageError("demo data is only for development; BATON_ENV is production")
+    logins = _run("cli: seed demo data", lambda: seed(student_count=students))
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for email, label in logins:
+        click.echo(f"  {email:<36} {label}")
+
+
+def register(group: click.Group) -> None:
+    for command in (
+        create_county,
+        create_tenant,
+        create_school,
+        create_provider,
+        create_partnership,
+        create_user,
+        seed_demo,
+    ):
+        group.add_command(command)

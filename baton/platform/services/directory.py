@@ -1,0 +1,92 @@
+"""What a principal may see of its own organisation: schools, partnerships, people, audit."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from baton.platform.errors import Forbidden
+from baton.platform.extensions import db
+from baton.platform.models import (
+    AuditLog,
+    Membership,
+    Partnership,
+    ProviderOrg,
+    Student,
+    Tenant,
+    User,
+)
+from baton.platform.permissions import can
+from baton.tenants.context import require_principal, system_scope
+from baton.tenants.scoping import scoped
+
+
+def _require(permission: str) -> None:
+    if not can(require_principal(), permission):
+        raise Forbidden()
+
+
+def district_partnerships() -> list[tuple[Partnership, ProviderOrg]]:
+    """The caller's partnerships with the provider on the other side."""
+    stmt = (
+        scoped(Partnership)
+        .add_columns(ProviderOrg)
+        .join(ProviderOrg, ProviderOrg.id == Partnership.provider_id)
+    )
+    return db.session.execute(stmt.order_by(ProviderOrg.name)).tuples().all()
+
+
+def district_members() -> list[tuple[User, Membership]]:
+    """Staff holding a role in the caller's district (admins only)."""
+    _require("admin.manage")
+    principal = require_principal()
+    stmt = (
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == principal.tenant_id)
+        .order_by(Membership.role, User.name)
+    )
+    return db.session.execute(stmt).tuples().all()
+
+
+def recent_audit(limit: int = 200) -> list[AuditLog]:
+    _require("audit.read")
+    stmt = scoped(AuditLog).order_by(AuditLog.at.desc()).limit(limit)
+    return db.session.scalars(stmt).all()
+
+
+def provider_partner_districts() -> list[tuple[Tenant, Partnership]]:
+    """The districts a provider works with, for its intake staff."""
+    _require("provider.referrals")
+    stmt = scoped(Partnership).add_columns(Tenant).join(Tenant, Tenant.id == Partnership.tenant_id)
+    return [(t, p) for p, t in db.session.execute(stmt.order_by(Tenant.name)).tuples()]
+
+
+def county_overview() -> list[dict]:
+    """Per-district student counts for a commissioner; cells under the threshold suppressed.
+
+    Aggregates only: computed in a named system scope and returned as numbers, never rows.
+    """
+    _require("county.metrics")
+    from baton.platform.models import County
+
+    principal = require_principal()
+    county = db.session.get(County, principal.county_id)
+    tenants = db.session.scalars(
+        select(Tenant).where(Tenant.county_id == county.id).order_by(Tenant.name)
+    ).all()
+    with system_scope("county aggregate: students per district", surface=principal.surface):
+        counts = dict(
+            db.session.execute(
+                select(Student.tenant_id, func.count())
+                .where(Student.tenant_id.in_([t.id for t in tenants]))
+                .group_by(Student.tenant_id)
+            ).all()
+        )
+    threshold = county.suppression_threshold
+    return [
+        {"district": t.name, "students": _suppress(counts.get(t.id, 0), threshold)} for t in tenants
+    ]
+
+
+def _suppress(value: int, threshold: int) -> int | None:
+    return None if 0 < value < threshold else value

@@ -1,0 +1,1 @@
+"""HTML views: thin callers of the services."""
