@@ -24,12 +24,7 @@ def get_engine():
         from baton.platform.config import normalise_database_url
 
         return create_engine(normalise_database_url(owner_url), poolclass=pool.NullPool)
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.get_engine()
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
+    return current_app.extensions['migrate'].db.engine
 
 
 def get_engine_url():

@@ -24,6 +24,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_prefixed_env("BATON")
     app.config.from_mapping(overrides or {})
     cfg.finalise(app.config, instance_path)
+    if app.config.get("PASSWORD_HASHING") == "cheap":
+        from baton.platform.services.auth import use_cheap_hashing
+
+        use_cheap_hashing()
 
     import baton.platform.models  # noqa: F401  - one metadata for the app and Alembic
 

@@ -58,6 +58,8 @@ def finalise(config, instance_path: str) -> None:
             raise ConfigError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        if config.get("PASSWORD_HASHING") == "cheap":
+            raise ConfigError("cheap password hashing is for the test suite only")
         config["SESSION_COOKIE_SECURE"] = True
         return
     if not config.get("SECRET_KEY"):

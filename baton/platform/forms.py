@@ -11,18 +11,26 @@ from wtforms import (
     StringField,
     widgets,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from baton.platform.models.students import CONTACT_CHANNELS, GRADES
 
-LANGUAGES = [
-    ("en", "English"),
-    ("es", "Spanish"),
-    ("vi", "Vietnamese"),
-    ("so", "Somali"),
-    ("ar", "Arabic"),
-    ("zh", "Chinese"),
-]
+
+def choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+LANGUAGES = choices(
+    [
+        ("en", "English"),
+        ("es", "Spanish"),
+        ("vi", "Vietnamese"),
+        ("so", "Somali"),
+        ("ar", "Arabic"),
+        ("zh", "Chinese"),
+    ]
+)
 
 
 class LoginForm(FlaskForm):
@@ -39,7 +47,7 @@ class StudentForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
     birth_date = DateField("Date of birth", validators=[DataRequired()])
-    grade = SelectField("Grade", choices=[(g, g) for g in GRADES])
+    grade = SelectField("Grade", choices=choices((g, g) for g in GRADES))
     school_id = SelectField("School", validators=[DataRequired()])
     preferred_language = SelectField("Family's preferred language", choices=LANGUAGES)
     disability_or_iep = BooleanField("Has a disability or an IEP/504 plan")
@@ -49,14 +57,16 @@ class CaregiverForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     relationship_to_student = SelectField(
         "Relationship",
-        choices=[(r, r.title()) for r in ("parent", "guardian", "grandparent", "foster", "other")],
+        choices=choices(
+            (r, r.title()) for r in ("parent", "guardian", "grandparent", "foster", "other")
+        ),
     )
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
     email = EmailField("E-mail", validators=[Optional(), Email(), Length(max=254)])
     preferred_language = SelectField("Preferred language", choices=LANGUAGES)
     allowed_channels = SelectMultipleField(
         "Channels it is safe to use",
-        choices=[(c, c) for c in CONTACT_CHANNELS],
+        choices=choices((c, c) for c in CONTACT_CHANNELS),
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
     )

@@ -32,7 +32,7 @@ def district_partnerships() -> list[tuple[Partnership, ProviderOrg]]:
         .add_columns(ProviderOrg)
         .join(ProviderOrg, ProviderOrg.id == Partnership.provider_id)
     )
-    return db.session.execute(stmt.order_by(ProviderOrg.name)).tuples().all()
+    return db.session.execute(stmt.order_by(ProviderOrg.name)).all()
 
 
 def district_members() -> list[tuple[User, Membership]]:
@@ -45,7 +45,7 @@ def district_members() -> list[tuple[User, Membership]]:
         .where(Membership.tenant_id == principal.tenant_id)
         .order_by(Membership.role, User.name)
     )
-    return db.session.execute(stmt).tuples().all()
+    return db.session.execute(stmt).all()
 
 
 def recent_audit(limit: int = 200) -> list[AuditLog]:
@@ -58,7 +58,7 @@ def provider_partner_districts() -> list[tuple[Tenant, Partnership]]:
     """The districts a provider works with, for its intake staff."""
     _require("provider.referrals")
     stmt = scoped(Partnership).add_columns(Tenant).join(Tenant, Tenant.id == Partnership.tenant_id)
-    return [(t, p) for p, t in db.session.execute(stmt.order_by(Tenant.name)).tuples()]
+    return [(t, p) for p, t in db.session.execute(stmt.order_by(Tenant.name)).all()]
 
 
 def county_overview() -> list[dict]:

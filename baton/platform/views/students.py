@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
-from baton.platform.forms import CaregiverForm, StudentForm
+from baton.platform.forms import CaregiverForm, StudentForm, choices
 from baton.platform.services import students as svc
 
 bp = Blueprint("students", __name__, url_prefix="/students")
@@ -33,7 +33,7 @@ def index():
 @login_required("student.write")
 def new():
     form = StudentForm()
-    form.school_id.choices = [(str(s.id), s.name) for s in svc.list_schools()]
+    form.school_id.choices = choices((str(s.id), s.name) for s in svc.list_schools())
     if not form.validate_on_submit():
         return render_template("students/new.html", form=form), _form_status(form)
     try:

@@ -1,0 +1,106 @@
+"""Builders for test data, through the same provisioning services the CLI uses."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+from baton.platform.extensions import db
+from baton.platform.models import Caregiver, Student
+from baton.platform.permissions import ROLES
+from baton.platform.services import provisioning as prov
+from baton.tenants.context import system_scope
+from tests.conftest import PASSWORD
+
+DISTRICT_ROLES = [role for role, kind in ROLES.items() if kind == "district"]
+
+
+def make_student(tenant, school, first: str, last: str, local_id: str, **kw) -> Student:
+    student = Student(
+        tenant_id=tenant.id,
+        school_id=school.id,
+        first_name=first,
+        last_name=last,
+        local_id=local_id,
+        birth_date=kw.pop("birth_date", date(2012, 3, 4)),
+        grade=kw.pop("grade", "8"),
+        **kw,
+    )
+    db.session.add(student)
+    db.session.flush()
+    db.session.add(
+        Caregiver(
+            tenant_id=tenant.id,
+            student_id=student.id,
+            name=f"Caregiver-of-{first}",
+            phone="+1-555-0101",
+            allowed_channels=["phone", "sms"],
+        )
+    )
+    db.session.flush()
+    return student
+
+
+def build_world() -> SimpleNamespace:
+    """District A and B, each with a school, two students (distinctive names), staff in every
+    district role, a provider partnered with each (pa with A, pb with B), a commissioner."""
+    w = SimpleNamespace()
+    with system_scope("test fixtures"):
+        w.county, _ = prov.create_county("Test County", "test-county")
+        w.pa, _ = prov.create_provider("Provider Alpha", "pa")
+        w.pb, _ = prov.create_provider("Provider Beta", "pb")
+        for key, provider in (("a", w.pa), ("b", w.pb)):
+            tenant, _ = prov.create_tenant(
+                f"District {key.upper()}", f"district-{key}", "test-county"
+            )
+            school, _ = prov.create_school(
+                tenant, f"School-{key.upper()}-Marker", f"S{key.upper()}"
+            )
+            prov.create_partnership(tenant, provider, start=date(2025, 8, 1))
+            students = [
+                make_student(
+                    tenant,
+                    school,
+                    f"Stu{key.upper()}{n}",
+                    f"Only{key.upper()}Family{n}",
+                    f"{key.upper()}-LOCAL-{n}",
+                )
+                for n in range(2)
+            ]
+            for role in DISTRICT_ROLES:
+                prov.create_user(
+                    f"{role}@{key}.test", f"{role} {key}", PASSWORD, role, tenant=tenant
+                )
+            setattr(w, f"tenant_{key}", snapshot(tenant, "id", "slug", "name"))
+            setattr(w, f"school_{key}", snapshot(school, "id", "name", "code"))
+            setattr(
+                w,
+                f"students_{key}",
+                [
+                    snapshot(s, "id", "tenant_id", "first_name", "last_name", "local_id")
+                    for s in students
+                ],
+            )
+        prov.create_user("intake@pa.test", "Intake A", PASSWORD, "provider_intake", provider=w.pa)
+        prov.create_user("intake@pb.test", "Intake B", PASSWORD, "provider_intake", provider=w.pb)
+        prov.create_user(
+            "commissioner@test.test", "Commissioner", PASSWORD, "commissioner", county=w.county
+        )
+        w.county, w.pa, w.pb = (snapshot(o, "id", "slug", "name") for o in (w.county, w.pa, w.pb))
+        db.session.commit()
+    return w
+
+
+def snapshot(obj, *fields) -> SimpleNamespace:
+    """Plain values of a row, usable after its session is gone (and outside any scope)."""
+    return SimpleNamespace(**{f: getattr(obj, f) for f in fields})
+
+
+def markers(w, key: str) -> list[str]:
+    """Strings that only district ``key``'s student-level data would put on a page."""
+    students = getattr(w, f"students_{key}")
+    return (
+        [s.last_name for s in students]
+        + [s.local_id for s in students]
+        + [f"Caregiver-of-{s.first_name}" for s in students]
+    )
