@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import uuid
 
-from flask import Flask, g, render_template, session
+from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from baton.platform import config as cfg
-from baton.platform.errors import BatonError
+from baton.platform.api import PREFIX as API_PREFIX
+from baton.platform.api import init_api
+from baton.platform.api.problems import problem_response
+from baton.platform.errors import BatonError, PreconditionFailed
 from baton.platform.extensions import csrf, db, migrate
 from baton.tenants.context import reset_principal, set_principal
 
@@ -66,7 +70,7 @@ def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def enter_scope():
         g.request_id = uuid.uuid4().hex
-        g.principal = principal_from_session(session, request_id=g.request_id)
+        g.principal = principal_from_session(session, surface=_surface(), request_id=g.request_id)
         g.principal_token = set_principal(g.principal)
 
     @app.after_request
@@ -89,19 +93,51 @@ def _install_request_hooks(app: Flask) -> None:
             reset_principal(token)
 
 
+def _surface() -> str:
+    return "api" if request.path.startswith(API_PREFIX + "/") else "ui"
+
+
+def _render_error(status: int, code: str, title: str, detail: str, fields: dict | None = None):
+    """One renderer per surface: problem+json for the API, a page for people."""
+    if _surface() == "api":
+        return problem_response(status, code, title, detail, fields)
+    return render_template("error.html", title=title, detail=detail), status
+
+
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(BatonError)
     def baton_error(exc: BatonError):
-        return render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+        return _render_error(exc.status, exc.code, exc.title, exc.detail, exc.fields)
+
+    @app.errorhandler(StaleDataError)
+    def stale(exc: StaleDataError):
+        err = PreconditionFailed()
+        return _render_error(err.status, err.code, err.title, err.detail)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         detail = "The form was missing its security token or it expired. Reload and try again."
-        return render_template("error.html", title="Form expired", detail=detail), 400
+        return _render_error(400, "csrf-failed", "Form expired", detail)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return render_template("error.html", title=exc.name, detail=exc.description), exc.code
+        data = getattr(exc, "data", None) or {}
+        fields = data.get("messages") or data.get("errors")
+        if isinstance(fields, dict) and set(fields) <= {"json", "query", "form", "headers"}:
+            fields = {k: v for part in fields.values() for k, v in part.items()}
+        code = HTTP_CODES.get(exc.code, (exc.name or "error").lower().replace(" ", "-"))
+        return _render_error(exc.code, code, exc.name, exc.description, fields)
+
+
+HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+}
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -109,3 +145,4 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (auth, health, home, students, admin, provider, county):
         app.register_blueprint(module.bp)
+    init_api(app)

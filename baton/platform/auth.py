@@ -16,7 +16,9 @@ from baton.platform.services.auth import principal_for
 from baton.tenants.context import Principal
 
 
-def principal_from_session(session, request_id: str | None = None) -> Principal | None:
+def principal_from_session(
+    session, surface: str = "ui", request_id: str | None = None
+) -> Principal | None:
     """The principal for the signed-in membership, or None (and a cleared session)."""
     membership_id = session.get("membership_id")
     if not membership_id:
@@ -34,7 +36,7 @@ def principal_from_session(session, request_id: str | None = None) -> Principal 
     if membership is None or str(membership.user_id) != session.get("user_id"):
         session.clear()
         return None
-    return principal_for(membership, surface="ui", request_id=request_id)
+    return principal_for(membership, surface=surface, request_id=request_id)
 
 
 def login_required(permission: str | None = None):

@@ -58,3 +58,42 @@ class AccountLocked(LoginRefused):
     status = 423
     code = "account-locked"
     title = "This account is temporarily locked after repeated failed sign-ins"
+
+
+class ConsentRequired(BatonError):
+    """Nothing leaves the school without active consent naming the provider."""
+
+    status = 403
+    code = "consent-required"
+    title = "No active consent allows this sharing"
+
+
+class TransitionRefused(Conflict):
+    """The state machine refuses the move; ``code`` says which rule (see lifecycle.py)."""
+
+    code = "transition-refused"
+    title = "This status change is not allowed"
+
+    def __init__(self, detail: str, code: str = "transition-refused"):
+        super().__init__(detail)
+        self.code = code
+
+
+class PreconditionFailed(BatonError):
+    status = 412
+    code = "stale-version"
+    title = "The record changed since you read it; reload and try again"
+
+
+class PreconditionRequired(BatonError):
+    status = 428
+    code = "if-match-required"
+    title = "Send If-Match with the ETag you read"
+
+
+class UnsafeContact(BatonError):
+    """The caregiver's safe-contact preferences forbid this channel."""
+
+    status = 422
+    code = "unsafe-contact"
+    title = "The family's safe-contact preferences forbid this"

@@ -25,14 +25,17 @@ ROLE_LABELS = {
     "commissioner": "County commissioner",
 }
 
-_STAFF = {"student.read", "student.write", "concern.create"}
+_STAFF = {"student.read", "student.write", "concern.create", "referral.read"}
+_LOOP = {"referral.manage", "consent.manage", "service.log"}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "referrer": frozenset({"student.read", "concern.create"}),
-    "navigator": frozenset(_STAFF | {"referral.manage", "caseload.read"}),
-    "escalation_lead": frozenset(_STAFF | {"referral.manage", "escalation.manage"}),
-    "district_admin": frozenset(_STAFF | {"admin.manage", "audit.read", "metrics.read"}),
+    "navigator": frozenset(_STAFF | _LOOP | {"caseload.read", "escalation.open"}),
+    "escalation_lead": frozenset(_STAFF | _LOOP | {"escalation.open", "escalation.manage"}),
+    "district_admin": frozenset(
+        _STAFF | _LOOP | {"escalation.open", "admin.manage", "audit.read", "metrics.read"}
+    ),
     "auditor": frozenset({"audit.read", "metrics.read"}),
-    "provider_intake": frozenset({"provider.referrals"}),
+    "provider_intake": frozenset({"provider.referrals", "referral.read"}),
     "commissioner": frozenset({"county.metrics"}),
 }
 

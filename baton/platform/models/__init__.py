@@ -1,12 +1,39 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
+from baton.platform.models.api import IdempotencyRecord
 from baton.platform.models.audit import AuditLog
+from baton.platform.models.care import (
+    Barrier,
+    Bounce,
+    Concern,
+    Consent,
+    ContactAttempt,
+    CrisisRecord,
+    Escalation,
+    ServiceLog,
+    TriageChecklist,
+)
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
+from baton.platform.models.referrals import Referral, ReferralEvent
+from baton.platform.models.settings import TenantSettings
 from baton.platform.models.students import Caregiver, Student
 
 __all__ = [
     "AuditLog",
+    "Barrier",
+    "Bounce",
+    "Concern",
+    "Consent",
+    "ContactAttempt",
+    "CrisisRecord",
+    "Escalation",
+    "IdempotencyRecord",
+    "Referral",
+    "ReferralEvent",
+    "ServiceLog",
+    "TenantSettings",
+    "TriageChecklist",
     "Caregiver",
     "County",
     "Membership",

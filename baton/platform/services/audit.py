@@ -46,3 +46,12 @@ def record_audit(
     )
     db.session.add(row)
     return row
+
+
+def record_list_read(object_type: str, rows) -> None:
+    """One audit row per district for a page of records read together (a list or search)."""
+    by_tenant: dict = {}
+    for row in rows:
+        by_tenant.setdefault(row.tenant_id, []).append(str(row.id))
+    for tenant_id, ids in by_tenant.items():
+        record_audit("list", object_type, tenant_id=tenant_id, detail={"ids": ids})

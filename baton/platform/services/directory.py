@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from baton.platform.errors import Forbidden
 from baton.platform.extensions import db
 from baton.platform.models import (
     AuditLog,
@@ -15,14 +14,9 @@ from baton.platform.models import (
     Tenant,
     User,
 )
-from baton.platform.permissions import can
+from baton.platform.services.common import require_permission
 from baton.tenants.context import require_principal, system_scope
 from baton.tenants.scoping import scoped
-
-
-def _require(permission: str) -> None:
-    if not can(require_principal(), permission):
-        raise Forbidden()
 
 
 def district_partnerships() -> list[tuple[Partnership, ProviderOrg]]:
@@ -37,7 +31,7 @@ def district_partnerships() -> list[tuple[Partnership, ProviderOrg]]:
 
 def district_members() -> list[tuple[User, Membership]]:
     """Staff holding a role in the caller's district (admins only)."""
-    _require("admin.manage")
+    require_permission("admin.manage")
     principal = require_principal()
     stmt = (
         select(User, Membership)
@@ -49,14 +43,14 @@ def district_members() -> list[tuple[User, Membership]]:
 
 
 def recent_audit(limit: int = 200) -> list[AuditLog]:
-    _require("audit.read")
+    require_permission("audit.read")
     stmt = scoped(AuditLog).order_by(AuditLog.at.desc()).limit(limit)
     return db.session.scalars(stmt).all()
 
 
 def provider_partner_districts() -> list[tuple[Tenant, Partnership]]:
     """The districts a provider works with, for its intake staff."""
-    _require("provider.referrals")
+    require_permission("provider.referrals")
     stmt = scoped(Partnership).add_columns(Tenant).join(Tenant, Tenant.id == Partnership.tenant_id)
     return [(t, p) for p, t in db.session.execute(stmt.order_by(Tenant.name)).all()]
 
@@ -66,7 +60,7 @@ def county_overview() -> list[dict]:
 
     Aggregates only: computed in a named system scope and returned as numbers, never rows.
     """
-    _require("county.metrics")
+    require_permission("county.metrics")
     from baton.platform.models import County
 
     principal = require_principal()

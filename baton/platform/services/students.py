@@ -9,26 +9,20 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from baton.platform.errors import Forbidden, InvalidInput, NotFound
+from baton.platform.errors import InvalidInput, NotFound
 from baton.platform.extensions import db
 from baton.platform.models import Caregiver, School, Student
 from baton.platform.models.students import CONTACT_CHANNELS, GRADES
-from baton.platform.permissions import can
-from baton.platform.services.audit import record_audit
-from baton.tenants.context import require_principal
+from baton.platform.services.audit import record_audit, record_list_read
+from baton.platform.services.common import require_permission
 from baton.tenants.scoping import access, scoped
 
 PAGE_SIZE = 50
 
 
-def _require(permission: str) -> None:
-    if not can(require_principal(), permission):
-        raise Forbidden()
-
-
 def access_student(student_id: uuid.UUID | str, *, audit: bool = True) -> Student:
     """Load a student the caller may see, auditing the read. Foreign and missing both 404."""
-    _require("student.read")
+    require_permission("student.read")
     student = access(db.session, Student, student_id)
     if student is None:
         raise NotFound("No such student")
@@ -49,7 +43,7 @@ def list_students(
     *, query: str = "", school_id: uuid.UUID | None = None, page: int = 1
 ) -> StudentPage:
     """A page of students for the caller, optionally searched by name or local id; audited."""
-    _require("student.read")
+    require_permission("student.read")
     stmt = scoped(Student)
     if query:
         like = f"%{query.strip().lower()}%"
@@ -70,8 +64,7 @@ def list_students(
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    if rows:
-        record_audit("list", "student", detail={"ids": [str(s.id) for s in rows]})
+    record_list_read("student", rows)
     return StudentPage(rows, total, page, pages)
 
 
@@ -91,7 +84,7 @@ def create_student(
     disability_or_iep: bool = False,
 ) -> Student:
     """Record a student in the caller's district. Raises InvalidInput with field messages."""
-    _require("student.write")
+    require_permission("student.write")
     errors = _check_student(local_id, first_name, last_name, birth_date, grade, school_id)
     if errors:
         raise InvalidInput(fields=errors)
@@ -147,7 +140,7 @@ def add_caregiver(
     no_voicemail: bool = False,
 ) -> Caregiver:
     """Add a caregiver and their safe-contact preferences to a student the caller may see."""
-    _require("student.write")
+    require_permission("student.write")
     student = access_student(student_id, audit=False)
     channels = list(allowed_channels or [])
     errors = {}

@@ -1,0 +1,1 @@
+"""marshmallow schemas: ``*CreateSchema`` loads, the plain name dumps."""

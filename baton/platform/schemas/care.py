@@ -1,0 +1,130 @@
+import marshmallow as ma
+
+from baton.platform.schemas.base import DumpSchema, LoadSchema, one_of, text
+from baton.platform.services.consent import METHODS, SHARE_CLASSES, is_active
+from baton.platform.services.navigation import (
+    BARRIERS,
+    ESCALATION_KINDS,
+    RESOLUTIONS,
+    SUPPORTS,
+)
+from baton.platform.services.triage import SOURCES
+
+
+class ConcernCreateSchema(LoadSchema):
+    source = one_of(SOURCES, required=True)
+    summary = text(500, load_default=None, allow_none=True)
+    answers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean(), required=True)
+    high_need_answers = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Boolean(), required=True
+    )
+
+
+class ConcernSchema(DumpSchema):
+    id = ma.fields.UUID(dump_only=True)
+    student_id = ma.fields.UUID()
+    source = ma.fields.String()
+    summary = ma.fields.String(allow_none=True)
+    checklist_version = ma.fields.Integer()
+    answers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
+    high_need_answers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
+    tier = ma.fields.String()
+    high_need = ma.fields.Boolean()
+    high_need_reasons = ma.fields.List(ma.fields.String())
+    recorded_at = ma.fields.DateTime()
+
+
+class ConsentCreateSchema(LoadSchema):
+    student_id = ma.fields.UUID(required=True)
+    provider_id = ma.fields.UUID(required=True)
+    consenter = one_of(("caregiver", "student"), required=True)
+    caregiver_id = ma.fields.UUID(load_default=None, allow_none=True)
+    share_classes = ma.fields.List(one_of(SHARE_CLASSES), required=True)
+    method = one_of(METHODS, required=True)
+    witness = text(200, load_default=None, allow_none=True)
+    expires_on = ma.fields.Date(load_default=None, allow_none=True)
+
+
+class ConsentSchema(DumpSchema):
+    id = ma.fields.UUID(dump_only=True)
+    student_id = ma.fields.UUID()
+    provider_id = ma.fields.UUID()
+    consenter = ma.fields.String()
+    caregiver_id = ma.fields.UUID(allow_none=True)
+    share_classes = ma.fields.List(ma.fields.String())
+    method = ma.fields.String()
+    witness = ma.fields.String(allow_none=True)
+    obtained_at = ma.fields.DateTime()
+    expires_on = ma.fields.Date(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    active = ma.fields.Method("_active")
+
+    def _active(self, consent) -> bool:
+        return is_active(consent)
+
+
+class RevokeSchema(LoadSchema):
+    reason = text(300, load_default=None, allow_none=True)
+
+
+class BarrierCreateSchema(LoadSchema):
+    kind = one_of(BARRIERS, required=True)
+    support = one_of(SUPPORTS, load_default=None, allow_none=True)
+
+
+class BarrierSchema(DumpSchema):
+    id = ma.fields.UUID(dump_only=True)
+    referral_id = ma.fields.UUID()
+    kind = ma.fields.String()
+    support = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    recorded_at = ma.fields.DateTime()
+
+
+class EscalationCreateSchema(LoadSchema):
+    reason = text(300, load_default=None, allow_none=True)
+
+
+class EscalationCloseSchema(LoadSchema):
+    resolution = one_of(RESOLUTIONS, required=True)
+    note = text(300, load_default=None, allow_none=True)
+
+
+class EscalationSchema(DumpSchema):
+    id = ma.fields.UUID(dump_only=True)
+    referral_id = ma.fields.UUID()
+    kind = one_of(ESCALATION_KINDS)
+    reason = ma.fields.String(allow_none=True)
+    assigned_to = ma.fields.UUID(allow_none=True)
+    status = ma.fields.String()
+    opened_at = ma.fields.DateTime()
+    resolution = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+
+
+class EscalationQueryArgs(LoadSchema):
+    status = one_of(("open", "closed"), load_default="open")
+
+
+class ServiceQueryArgs(LoadSchema):
+    language = text(16, load_default=None)
+    modality = text(16, load_default=None)
+    insurance = text(16, load_default=None)
+    service_type = text(40, load_default=None)
+    max_wait_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0))
+
+
+class DirectoryServiceSchema(DumpSchema):
+    id = ma.fields.UUID()
+    provider_id = ma.fields.UUID()
+    provider_name = ma.fields.String()
+    name = ma.fields.String()
+    service_type = ma.fields.String()
+    min_age = ma.fields.Integer()
+    max_age = ma.fields.Integer()
+    languages = ma.fields.List(ma.fields.String())
+    modalities = ma.fields.List(ma.fields.String())
+    insurance_accepted = ma.fields.List(ma.fields.String())
+    capacity = ma.fields.Integer()
+    current_wait_days = ma.fields.Integer()
+    intake_route = ma.fields.String()

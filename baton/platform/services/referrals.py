@@ -1,0 +1,359 @@
+"""The referral lifecycle: create and send (the warm handoff), and every status change.
+
+Every change goes through ``transition_referral``: the state machine (lifecycle.py) decides,
+then one immutable event and one audit row are appended in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from baton.platform import lifecycle
+from baton.platform.errors import (
+    ConsentRequired,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    TransitionRefused,
+)
+from baton.platform.extensions import db
+from baton.platform.models import (
+    Concern,
+    Partnership,
+    ProviderOrg,
+    Referral,
+    ReferralEvent,
+    Service,
+)
+from baton.platform.models.base import utcnow
+from baton.platform.services.audit import record_audit, record_list_read
+from baton.platform.services.common import actor_kind, require_permission, user_id
+from baton.platform.services.consent import active_consent, consent_allows
+from baton.platform.services.settings import tenant_settings
+from baton.platform.services.students import access_student
+from baton.tenants.context import require_principal
+from baton.tenants.scoping import access, scoped
+
+
+def access_referral(referral_id, *, audit: bool = True) -> Referral:
+    """Load a referral the caller may see (404 for foreign and missing alike); audited."""
+    require_permission("referral.read", "referral.manage", "provider.referrals")
+    referral = access(db.session, Referral, referral_id)
+    if referral is None:
+        raise NotFound("No such referral")
+    if audit:
+        record_audit(
+            "read",
+            "referral",
+            referral.id,
+            tenant_id=referral.tenant_id,
+            detail={"student_id": str(referral.student_id)},
+        )
+    return referral
+
+
+def create_referral(
+    *,
+    student_id: uuid.UUID,
+    concern_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    service_id: uuid.UUID | None = None,
+    reason_text: str | None = None,
+    caregiver_present: bool = False,
+    send: bool = True,
+) -> Referral:
+    """Start a referral from a tiered concern to a partner provider, and (by default) send it.
+
+    Tier C concerns go to the crisis pathway, never to a referral. Raises InvalidInput for a
+    bad concern, provider or service, and ConsentRequired (nothing created) when sending
+    without active consent naming the provider.
+    """
+    require_permission("referral.manage")
+    student = access_student(student_id, audit=False)
+    concern = access(db.session, Concern, concern_id)
+    service = _check_new(student, concern, provider_id, service_id)
+    referral = Referral(
+        tenant_id=student.tenant_id,
+        student_id=student.id,
+        concern_id=concern.id,
+        provider_id=provider_id,
+        service_id=service.id if service else None,
+        tier=concern.tier,
+        high_need=concern.high_need,
+        reason_text=(reason_text or concern.summary or "").strip()[:500] or None,
+        intake_route=service.intake_route if service else "portal",
+        caregiver_present=bool(caregiver_present),
+        created_by=user_id(),
+    )
+    if send:
+        _attach_consent(referral)
+    db.session.add(referral)
+    db.session.flush()
+    _append_event(referral, None, "draft", reason=None)
+    record_audit(
+        "create",
+        "referral",
+        referral.id,
+        tenant_id=referral.tenant_id,
+        detail={"student_id": str(student.id)},
+    )
+    if send:
+        send_referral(referral.id)
+    return referral
+
+
+def _check_new(student, concern, provider_id, service_id) -> Service | None:
+    errors = {}
+    if concern is None or concern.student_id != student.id:
+        errors["concern_id"] = "choose a concern recorded for this student"
+    elif concern.tier == "C":
+        errors["concern_id"] = "tier C is the crisis pathway, not a referral"
+    partnered = db.session.scalars(
+        scoped(Partnership).where(
+            Partnership.provider_id == provider_id, Partnership.active.is_(True)
+        )
+    ).first()
+    if partnered is None:
+        errors["provider_id"] = "choose a provider your district actively partners with"
+    service = None
+    if service_id is not None:
+        service = db.session.get(Service, service_id)
+        if service is None or service.provider_id != provider_id or not service.active:
+            errors["service_id"] = "choose an active service of that provider"
+    if errors:
+        raise InvalidInput(fields=errors)
+    return service
+
+
+def _attach_consent(referral: Referral) -> None:
+    consent = active_consent(referral.student_id, referral.provider_id)
+    if consent is None:
+        provider = db.session.get(ProviderOrg, referral.provider_id)
+        raise ConsentRequired(
+            f"No active consent names {provider.name if provider else 'this provider'}: "
+            "record the family's consent before sending."
+        )
+    referral.consent_id = consent.id
+    if "referral-reason" not in consent.share_classes:
+        referral.reason_text = None  # minimum necessary: not consented, not kept for sharing
+
+
+def send_referral(referral_id: uuid.UUID, *, expected_version: int | None = None) -> Referral:
+    """Send a draft through the provider's intake route and start the contact clock."""
+    referral = access_referral(referral_id, audit=False)
+    _attach_consent(referral)
+    return transition_referral(referral.id, "sent", expected_version=expected_version)
+
+
+@dataclass
+class Appointment:
+    at: datetime
+    place: str | None = None
+    link: str | None = None
+    what_to_bring: str | None = None
+    family_contact: str | None = None
+
+
+def transition_referral(
+    referral_id: uuid.UUID,
+    target: str,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    appointment: Appointment | None = None,
+    redirected_to: str | None = None,
+) -> Referral:
+    """Move a referral to ``target`` if the state machine lets the acting principal.
+
+    Raises PreconditionFailed when ``expected_version`` is stale, TransitionRefused (409)
+    with the rule's code when the move is not allowed, InvalidInput for missing details.
+    Appends one event and one audit row; keeps the due timestamps in step.
+    """
+    principal = require_principal()
+    require_permission("referral.manage", "provider.referrals")
+    referral = access_referral(referral_id, audit=False)
+    if expected_version is not None and expected_version != referral.version:
+        raise PreconditionFailed()
+    source = referral.status
+    refusal = lifecycle.check_transition(
+        source,
+        target,
+        actor_kind(principal),
+        feedback_permitted=consent_allows(referral, "status-feedback"),
+        status_before_bounce=referral.status_before_bounce,
+        ever_scheduled=referral.ever_scheduled,
+        reason=reason,
+    )
+    if refusal:
+        raise TransitionRefused(refusal.detail, refusal.code)
+    _apply(referral, source, target, reason, appointment, redirected_to)
+    referral.status = target
+    referral.refresh_next_due()
+    _append_event(referral, source, target, reason=reason)
+    record_audit(
+        "status",
+        "referral",
+        referral.id,
+        tenant_id=referral.tenant_id,
+        detail={"from": source, "to": target},
+    )
+    db.session.flush()
+    return referral
+
+
+def _apply(referral, source, target, reason, appointment, redirected_to) -> None:
+    """The side effects of entering ``target``: timestamps, details, due clocks."""
+    now = utcnow()
+    if target == "sent":
+        _start_clock(referral, now)
+    elif target == "received":
+        referral.received_at = now
+    elif target == "declined":
+        referral.decline_reason = reason
+    elif target == "redirected":
+        if not (redirected_to or "").strip():
+            raise InvalidInput(fields={"redirected_to": "say where the family was redirected"})
+        referral.redirected_to = redirected_to.strip()[:300]
+    elif target == "scheduled" and source == "bounced" and appointment is None:
+        pass  # resuming after a bounce keeps the appointment already booked
+    elif target == "scheduled":
+        if appointment is None or appointment.at is None:
+            raise InvalidInput(fields={"appointment_at": "a scheduled status needs the date"})
+        referral.appointment_at = appointment.at
+        referral.appointment_place = appointment.place
+        referral.appointment_link = appointment.link
+        referral.what_to_bring = appointment.what_to_bring
+        referral.family_contact = appointment.family_contact
+        referral.ever_scheduled = True
+        referral.schedule_due_at = None
+    elif target == "bounced":
+        referral.status_before_bounce = source
+        referral.bounce_due_at = None
+    if source == "bounced" and target != "bounced":
+        referral.status_before_bounce = None
+    if target in lifecycle.TERMINAL:
+        referral.closed_at = now
+        referral.close_reason = reason
+        referral.contact_due_at = referral.schedule_due_at = referral.bounce_due_at = None
+
+
+def _start_clock(referral: Referral, now: datetime) -> None:
+    """Due timestamps from the district's time standards (weekends skipped if so set)."""
+    settings = tenant_settings(referral.tenant_id)
+    referral.sent_at = now
+    referral.contact_due_at = advance(
+        now, timedelta(hours=settings.contact_standard_hours), settings.count_weekends
+    )
+    referral.bounce_due_at = advance(
+        now, timedelta(days=settings.bounce_after_days - 1), settings.count_weekends
+    )
+    if referral.high_need:
+        referral.schedule_due_at = advance(
+            now, timedelta(days=settings.high_need_schedule_days), settings.count_weekends
+        )
+
+
+def advance(start: datetime, delta: timedelta, count_weekends: bool) -> datetime:
+    """``start + delta``, pushed past Saturdays and Sundays when weekends do not count."""
+    end = start + delta
+    if count_weekends:
+        return end
+    day = start
+    while day.date() < end.date():
+        day += timedelta(days=1)
+        if day.weekday() >= 5:
+            end += timedelta(days=1)
+    while end.weekday() >= 5:
+        end += timedelta(days=1)
+    return end
+
+
+def _append_event(referral: Referral, source: str | None, target: str, *, reason) -> None:
+    principal = require_principal()
+    last = db.session.scalar(
+        select(func.max(ReferralEvent.seq)).where(ReferralEvent.referral_id == referral.id)
+    )
+    db.session.add(
+        ReferralEvent(
+            tenant_id=referral.tenant_id,
+            referral_id=referral.id,
+            seq=(last or 0) + 1,
+            actor_user_id=principal.user_id,
+            actor_kind=actor_kind(principal),
+            surface=principal.surface,
+            from_status=source,
+            to_status=target,
+            reason=reason,
+        )
+    )
+
+
+def referral_events(referral_id) -> list[ReferralEvent]:
+    referral = access_referral(referral_id, audit=False)
+    return db.session.scalars(
+        scoped(ReferralEvent)
+        .where(ReferralEvent.referral_id == referral.id)
+        .order_by(ReferralEvent.seq)
+    ).all()
+
+
+@dataclass
+class ReferralFilters:
+    status: str | None = None
+    school_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None
+    tier: str | None = None
+    high_need: bool | None = None
+    overdue: bool | None = None
+    student_id: uuid.UUID | None = None
+
+
+def list_referrals(
+    filters: ReferralFilters, *, after: tuple | None = None, limit: int = 50
+) -> list[Referral]:
+    """Referrals the caller may see, newest first, keyset-paginated on (created_at, id)."""
+    require_permission("referral.read", "provider.referrals")
+    stmt = scoped(Referral)
+    stmt = _filtered(stmt, filters)
+    if after:
+        created_at, last_id = after
+        stmt = stmt.where(
+            or_(
+                Referral.created_at < created_at,
+                and_(Referral.created_at == created_at, Referral.id < last_id),
+            )
+        )
+    rows = db.session.scalars(
+        stmt.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
+    ).all()
+    record_list_read("referral", rows)
+    return rows
+
+
+def _filtered(stmt, f: ReferralFilters):
+    from baton.platform.models import Student
+
+    if f.status:
+        stmt = stmt.where(Referral.status == f.status)
+    if f.provider_id:
+        stmt = stmt.where(Referral.provider_id == f.provider_id)
+    if f.tier:
+        stmt = stmt.where(Referral.tier == f.tier)
+    if f.high_need is not None:
+        stmt = stmt.where(Referral.high_need.is_(f.high_need))
+    if f.student_id:
+        stmt = stmt.where(Referral.student_id == f.student_id)
+    if f.overdue is not None:
+        due = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < utcnow())
+        stmt = stmt.where(due if f.overdue else ~due)
+    if f.school_id:
+        stmt = stmt.join(
+            Student,
+            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
+        )
+        stmt = stmt.where(Student.school_id == f.school_id)
+    return stmt

@@ -1,0 +1,116 @@
+"""Per-district settings and the versioned triage checklist."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from baton.platform.errors import InvalidInput
+from baton.platform.extensions import db
+from baton.platform.models import TenantSettings, TriageChecklist
+from baton.platform.services.common import require_permission, user_id
+from baton.tenants.scoping import scoped
+
+DEFAULT_QUESTIONS = [
+    {
+        "key": "immediate_risk",
+        "routes_to": "C",
+        "text": "Is there an immediate risk of harm to self or others right now?",
+    },
+    {
+        "key": "plan_or_means",
+        "routes_to": "C",
+        "text": "Has the student described a plan or access to means to harm themselves?",
+    },
+    {
+        "key": "daily_functioning",
+        "routes_to": "B",
+        "text": "Have symptoms interfered with school or home life for two weeks or more?",
+    },
+    {
+        "key": "school_support_tried",
+        "routes_to": "B",
+        "text": "Has school-based support been tried without enough improvement?",
+    },
+    {
+        "key": "family_requests_outside_care",
+        "routes_to": "B",
+        "text": "Has the family asked for community counseling or an assessment?",
+    },
+    {
+        "key": "brief_support_may_help",
+        "routes_to": "A",
+        "text": "Would brief school-based support (check-ins, groups) likely help?",
+    },
+]
+DEFAULT_HIGH_NEED = [
+    {"key": "repeated_incidents", "text": "Repeated behavior incidents this term"},
+    {"key": "safety_concern", "text": "A safety concern at home or school"},
+    {"key": "chronic_absence", "text": "Chronic absence (10% or more of school days)"},
+    {"key": "recent_crisis", "text": "A crisis event in the last 90 days"},
+]
+TIERS = ("A", "B", "C")
+
+
+def tenant_settings(tenant_id=None) -> TenantSettings:
+    """The district's settings, created with the defaults on first use."""
+    row = db.session.scalars(scoped(TenantSettings)).first()
+    if row is None:
+        row = TenantSettings(tenant_id=tenant_id)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def active_checklist() -> TriageChecklist:
+    """The newest checklist version; version 1 (the defaults) is created on first use."""
+    row = db.session.scalars(
+        scoped(TriageChecklist).order_by(TriageChecklist.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        row = TriageChecklist(
+            version=1, questions=DEFAULT_QUESTIONS, high_need_criteria=DEFAULT_HIGH_NEED
+        )
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def publish_checklist(questions: list[dict], high_need_criteria: list[dict]) -> TriageChecklist:
+    """Publish a new checklist version; earlier concerns keep the version that tiered them."""
+    require_permission("admin.manage")
+    _check_questions(questions, high_need_criteria)
+    current = active_checklist()
+    row = TriageChecklist(
+        version=current.version + 1,
+        questions=questions,
+        high_need_criteria=high_need_criteria,
+        created_by=user_id(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _check_questions(questions, criteria) -> None:
+    keys = [q.get("key") for q in questions]
+    if not questions or len(set(keys)) != len(keys) or not all(keys):
+        raise InvalidInput(fields={"questions": "each question needs a unique key"})
+    if any(q.get("routes_to") not in TIERS or not q.get("text") for q in questions):
+        raise InvalidInput(fields={"questions": "each question needs text and routes_to A, B or C"})
+    if any(not c.get("key") or not c.get("text") for c in criteria):
+        raise InvalidInput(fields={"high_need_criteria": "each criterion needs a key and text"})
+
+
+def designated_lead_id():
+    from baton.platform.models import Membership
+
+    settings = tenant_settings()
+    if settings.designated_lead_id:
+        return settings.designated_lead_id
+    lead = db.session.scalars(
+        select(Membership.user_id)
+        .where(Membership.tenant_id == settings.tenant_id, Membership.role == "escalation_lead")
+        .order_by(Membership.created_at)
+        .limit(1)
+    ).first()
+    return lead
