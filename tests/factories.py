@@ -81,6 +81,8 @@ def build_world() -> SimpleNamespace:
                     for s in students
                 ],
             )
+        for key in ("a", "b"):
+            _referral_world(w, key)
         prov.create_user("intake@pa.test", "Intake A", PASSWORD, "provider_intake", provider=w.pa)
         prov.create_user("intake@pb.test", "Intake B", PASSWORD, "provider_intake", provider=w.pb)
         prov.create_user(
@@ -103,4 +105,58 @@ def markers(w, key: str) -> list[str]:
         [s.last_name for s in students]
         + [s.local_id for s in students]
         + [f"Caregiver-of-{s.first_name}" for s in students]
+    )
+
+
+def _referral_world(w, key: str) -> None:
+    """For each district: a tier-B concern, consent and a sent referral to its partner
+    provider, and an open escalation — one row of every referral-loop model."""
+    from sqlalchemy import select
+
+    from baton.platform.models import Membership, User
+    from baton.platform.services import consent, navigation, referrals
+    from baton.platform.services.auth import principal_for
+    from baton.tenants.context import acting_as
+
+    membership = db.session.scalars(
+        select(Membership).join(User).where(User.email == f"escalation_lead@{key}.test")
+    ).one()
+    student = getattr(w, f"students_{key}")[0]
+    provider = w.pa if key == "a" else w.pb
+    with acting_as(principal_for(membership)):
+        concern = make_concern(student.id, daily_functioning=True)
+        caregiver_id = db.session.scalars(
+            select(Caregiver.id).where(Caregiver.student_id == student.id)
+        ).first()
+        record = consent.record_consent(
+            student.id,
+            provider_id=provider.id,
+            consenter="caregiver",
+            caregiver_id=caregiver_id,
+            method="signed",
+            share_classes=["referral-reason", "contact-details", "status-feedback"],
+        )
+        referral = referrals.create_referral(
+            student_id=student.id,
+            concern_id=concern.id,
+            provider_id=provider.id,
+            caregiver_present=True,
+        )
+        navigation.open_escalation(referral.id, reason="fixture")
+        setattr(w, f"referral_{key}", snapshot(referral, "id", "tenant_id", "student_id"))
+        setattr(w, f"consent_{key}", snapshot(record, "id"))
+        setattr(w, f"caregiver_{key}", caregiver_id)
+
+
+def make_concern(student_id, *, high_need: bool = False, **yes):
+    """A concern answered 'no' everywhere except the questions named in ``yes``."""
+    from baton.platform.services import settings, triage
+
+    checklist = settings.active_checklist()
+    answers = {q["key"]: bool(yes.get(q["key"])) for q in checklist.questions}
+    high = {c["key"]: False for c in checklist.high_need_criteria}
+    if high_need:
+        high["safety_concern"] = True
+    return triage.record_concern(
+        student_id, source="screening", answers=answers, high_need_answers=high
     )

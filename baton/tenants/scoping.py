@@ -219,3 +219,14 @@ def access(session: Session, model, object_id: uuid.UUID | str | None):
     except (TypeError, ValueError):
         return None
     return session.scalars(select(model).where(model.id == object_id)).one_or_none()
+
+
+def model_for_arg(name: str):
+    """The tenant-owned model a route argument names (``referral_id`` -> Referral), or None.
+
+    Routes name id arguments after their model, so visibility can be checked generically.
+    """
+    if not name.endswith("_id"):
+        return None
+    wanted = name.removesuffix("_id").replace("_", "")
+    return next((cls for cls in _tenant_models() if cls.__name__.lower() == wanted), None)

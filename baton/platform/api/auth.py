@@ -13,8 +13,10 @@ from flask import g, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from baton.platform.errors import BatonError, Unauthenticated
+from baton.platform.errors import BatonError, NotFound, Unauthenticated
+from baton.platform.extensions import db
 from baton.tenants.context import Principal, set_principal
+from baton.tenants.scoping import access, model_for_arg
 
 BEARER_RESOLVERS: list[Callable[[str], Principal | None]] = []
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -27,20 +29,28 @@ class CsrfMissing(BatonError):
 
 
 def authenticate_api_request() -> None:
-    """Set the request's principal from a bearer token or the session, or refuse with 401."""
+    """Set the request's principal from a bearer token or the session (401 otherwise), then
+    answer 404 for any id in the URL the principal cannot see, before the body is read."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         principal = _from_bearer(header[7:].strip())
         g.principal = principal
         g.principal_token = set_principal(principal)
-        return
-    if g.get("principal") is None:
+    elif g.get("principal") is None:
         raise Unauthenticated("Sign in, or send a bearer token")
-    if request.method not in SAFE_METHODS:
+    elif request.method not in SAFE_METHODS:
         try:
             validate_csrf(request.headers.get("X-CSRFToken", ""))
         except ValidationError as exc:
             raise CsrfMissing() from exc
+    _check_visible_ids(request.view_args or {})
+
+
+def _check_visible_ids(view_args: dict) -> None:
+    for name, value in view_args.items():
+        model = model_for_arg(name)
+        if model is not None and access(db.session, model, value) is None:
+            raise NotFound(f"No such {model.__name__.lower()}")
 
 
 def _from_bearer(token: str) -> Principal:
