@@ -160,3 +160,17 @@ def make_concern(student_id, *, high_need: bool = False, **yes):
     return triage.record_concern(
         student_id, source="screening", answers=answers, high_need_answers=high
     )
+
+
+def principal_of(email: str, surface: str = "ui"):
+    """The principal a test user acts as (inside an app context)."""
+    from sqlalchemy import select
+
+    from baton.platform.models import Membership, User
+    from baton.platform.services.auth import principal_for
+
+    with system_scope("test: resolve a user's principal"):
+        membership = db.session.scalars(
+            select(Membership).join(User).where(User.email == email)
+        ).one()
+        return principal_for(membership, surface=surface)

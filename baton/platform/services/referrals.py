@@ -89,8 +89,6 @@ def create_referral(
         caregiver_present=bool(caregiver_present),
         created_by=user_id(),
     )
-    if send:
-        _attach_consent(referral)
     db.session.add(referral)
     db.session.flush()
     _append_event(referral, None, "draft", reason=None)
@@ -143,10 +141,10 @@ def _attach_consent(referral: Referral) -> None:
 
 
 def send_referral(referral_id: uuid.UUID, *, expected_version: int | None = None) -> Referral:
-    """Send a draft through the provider's intake route and start the contact clock."""
-    referral = access_referral(referral_id, audit=False)
-    _attach_consent(referral)
-    return transition_referral(referral.id, "sent", expected_version=expected_version)
+    """Send a draft through the provider's intake route and start the contact clock.
+
+    Raises ConsentRequired when no active consent names the provider (nothing is sent)."""
+    return transition_referral(referral_id, "sent", expected_version=expected_version)
 
 
 @dataclass
@@ -209,6 +207,7 @@ def _apply(referral, source, target, reason, appointment, redirected_to) -> None
     """The side effects of entering ``target``: timestamps, details, due clocks."""
     now = utcnow()
     if target == "sent":
+        _attach_consent(referral)  # nothing leaves the school without it
         _start_clock(referral, now)
     elif target == "received":
         referral.received_at = now
