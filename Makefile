@@ -15,12 +15,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed
+# Compiled message catalogs (family plans in the family's language) are build output.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard baton/platform/translations/*/LC_MESSAGES/*.po))
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+demo: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/baton db upgrade
 	$(BIN)/baton seed-demo
 	$(BIN)/baton run --host 127.0.0.1 --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/ruff check baton tests
 	$(BIN)/pytest
 
@@ -32,7 +37,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format baton tests
 	$(BIN)/ruff check --fix baton tests
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/python -m pytest -p no:cacheprovider -o addopts="" tests/benchmarks -s
 
 clean:

@@ -15,7 +15,7 @@ from baton.platform.api import PREFIX as API_PREFIX
 from baton.platform.api import init_api
 from baton.platform.api.problems import problem_response
 from baton.platform.errors import BatonError, PreconditionFailed
-from baton.platform.extensions import csrf, db, migrate
+from baton.platform.extensions import babel, csrf, db, migrate
 from baton.tenants.context import reset_principal, set_principal
 
 
@@ -39,6 +39,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
     csrf.init_app(app)
+    # Staff pages are English; family-facing pages force the family's language.
+    babel.init_app(app, default_translation_directories=_translations_dir())
 
     _install_request_hooks(app)
     _install_error_pages(app)
@@ -62,6 +64,10 @@ def _install_template_helpers(app: Flask) -> None:
 
 def _migrations_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "migrations")
+
+
+def _translations_dir() -> str:
+    return os.path.join(os.path.dirname(__file__), "translations")
 
 
 def _install_request_hooks(app: Flask) -> None:
@@ -141,8 +147,17 @@ HTTP_CODES = {
 
 
 def _register_blueprints(app: Flask) -> None:
-    from baton.platform.views import admin, auth, county, health, home, provider, students
+    from baton.platform.views import (
+        admin,
+        auth,
+        county,
+        health,
+        home,
+        provider,
+        referrals,
+        students,
+    )
 
-    for module in (auth, health, home, students, admin, provider, county):
+    for module in (auth, health, home, students, referrals, admin, provider, county):
         app.register_blueprint(module.bp)
     init_api(app)

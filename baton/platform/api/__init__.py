@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from baton.platform.api.problems import PROBLEM_JSON, ProblemSchema
 
 PREFIX = "/api/v1"
 
 
 class BatonApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
     def _register_error_handlers(self):
         """Errors are rendered by the app's one handler per surface (problem+json here)."""
+
+    def _register_responses(self):
+        """The shared error responses (422, default, ...) are problem+json, as served."""
+        for status in HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 api = BatonApi()

@@ -12,6 +12,7 @@ from baton.platform.api.http import (
     required_version,
     with_etag,
 )
+from baton.platform.api.problems import problem_doc
 from baton.platform.schemas.care import (
     BarrierCreateSchema,
     BarrierSchema,
@@ -43,6 +44,21 @@ blp = Blueprint(
 )
 blp.before_request(authenticate_api_request)
 referral_schema = ReferralSchema()
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version, e.g. W/"3"'}}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The ETag of the referral as you read it",
+}
+
+
+def if_match(view):
+    """Document an If-Match-guarded move: the header and its 412/428 answers."""
+    view = blp.doc(parameters=[IF_MATCH])(view)
+    view = problem_doc(blp, 412, "If-Match is stale: reload and try again")(view)
+    return problem_doc(blp, 428, "If-Match is required")(view)
 
 
 def _referral_response(referral, status: int = 200, location: str | None = None):
@@ -61,7 +77,7 @@ def list_referrals(args):
 
 @blp.post("")
 @blp.arguments(ReferralCreateSchema)
-@blp.response(201, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(201, ReferralSchema, headers=ETAG)
 @idempotent
 def create_referral(data):
     """Create a referral and, unless `send` is false, send it (needs active consent)."""
@@ -71,17 +87,16 @@ def create_referral(data):
 
 
 @blp.get("/<uuid:referral_id>")
-@blp.response(200, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(200, ReferralSchema, headers=ETAG)
 def get_referral(referral_id):
     return _referral_response(svc.access_referral(referral_id))
 
 
 @blp.post("/<uuid:referral_id>/status")
 @blp.arguments(TransitionSchema)
-@blp.response(200, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
-@blp.alt_response(409, description="The state machine refuses this move")
-@blp.alt_response(412, description="If-Match is stale")
-@blp.alt_response(428, description="If-Match is required")
+@blp.response(200, ReferralSchema, headers=ETAG)
+@problem_doc(blp, 409, "The state machine refuses this move")
+@if_match
 def change_status(data, referral_id):
     """Move the referral to a new status. Requires `If-Match` with the ETag you read."""
     version = required_version()
@@ -137,13 +152,17 @@ def list_bounces(referral_id):
 @blp.post("/<uuid:referral_id>/bounces")
 @blp.arguments(BounceCreateSchema)
 @blp.response(201, BounceSchema)
+@problem_doc(blp, 409, "The state machine refuses this move")
+@if_match
 def record_bounce(data, referral_id):
     """Bounce the referral (a reason is required); requires `If-Match`."""
     return contact.record_bounce(referral_id, expected_version=required_version(), **data)
 
 
 @blp.post("/<uuid:referral_id>/resume")
-@blp.response(200, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(200, ReferralSchema, headers=ETAG)
+@problem_doc(blp, 409, "The state machine refuses this move")
+@if_match
 def resume(referral_id):
     """Return a bounced referral to the status it held; requires `If-Match`."""
     referral = contact.resume_after_bounce(referral_id, expected_version=required_version())
