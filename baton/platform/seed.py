@@ -14,6 +14,7 @@ from baton.platform.extensions import db
 from baton.platform.models import Caregiver, School, Student, Tenant
 from baton.platform.models.students import GRADES
 from baton.platform.permissions import ROLE_LABELS
+from baton.platform.seed_referrals import seed_referrals
 from baton.platform.services import provisioning as prov
 
 # Demo data only: seeding refuses to run in production.
@@ -129,6 +130,7 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
     )
     logins.append(("commissioner@lake-county.demo", "County commissioner, Lake County"))
     _students(rng, student_count)
+    seed_referrals(rng)
     return logins
 
 

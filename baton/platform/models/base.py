@@ -1,15 +1,30 @@
 """Column helpers shared by the models."""
 
+import contextvars
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
 from sqlalchemy import DateTime, Uuid
 from sqlalchemy.orm import mapped_column
 
+_frozen: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("baton_now", default=None)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC. Inside ``travel_to`` (demo seeding, simulations) it is the given moment."""
+    return _frozen.get() or datetime.now(UTC)
+
+
+@contextmanager
+def travel_to(moment: datetime) -> Iterator[datetime]:
+    token = _frozen.set(moment)
+    try:
+        yield moment
+    finally:
+        _frozen.reset(token)
 
 
 uuid_pk = Annotated[uuid.UUID, mapped_column(Uuid, primary_key=True, default=uuid.uuid4)]
