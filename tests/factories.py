@@ -143,9 +143,11 @@ def _referral_world(w, key: str) -> None:
             caregiver_present=True,
         )
         navigation.open_escalation(referral.id, reason="fixture")
+        crisis_concern = make_concern(student.id, immediate_risk=True)
         setattr(w, f"referral_{key}", snapshot(referral, "id", "tenant_id", "student_id"))
         setattr(w, f"consent_{key}", snapshot(record, "id"))
         setattr(w, f"caregiver_{key}", caregiver_id)
+        setattr(w, f"crisis_concern_{key}", crisis_concern.id)
 
 
 def make_concern(student_id, *, high_need: bool = False, **yes):

@@ -130,9 +130,21 @@ def _install_error_pages(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         fields = data.get("messages") or data.get("errors")
         if isinstance(fields, dict) and set(fields) <= {"json", "query", "form", "headers"}:
-            fields = {k: v for part in fields.values() for k, v in part.items()}
+            fields = _flatten_locations(fields)
         code = HTTP_CODES.get(exc.code, (exc.name or "error").lower().replace(" ", "-"))
         return _render_error(exc.code, code, exc.name, exc.description, fields)
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs keys messages by location: field messages are merged, and a message about a
+    whole location (e.g. ``{"json": ["Invalid JSON body."]}``) is kept under its name."""
+    fields = {}
+    for location, part in messages.items():
+        if isinstance(part, dict):
+            fields.update(part)
+        else:
+            fields[location] = part
+    return fields
 
 
 HTTP_CODES = {

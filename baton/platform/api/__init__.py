@@ -39,10 +39,12 @@ def init_api(app: Flask) -> None:
     from baton.platform.api import (
         concerns,
         consents,
+        crisis,
         directory,
         docs,
         escalations,
         referrals,
+        settings,
         students,
     )
     from baton.platform.extensions import csrf
@@ -69,7 +71,16 @@ def init_api(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    for module in (students, concerns, consents, referrals, escalations, directory):
+    for module in (
+        students,
+        concerns,
+        consents,
+        referrals,
+        escalations,
+        crisis,
+        settings,
+        directory,
+    ):
         csrf.exempt(module.blp)  # cookie callers are checked in api.auth; bearer needs none
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)

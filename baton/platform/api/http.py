@@ -29,7 +29,7 @@ def required_version() -> int:
     if not header:
         raise PreconditionRequired()
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # int() refuses some Unicode digits
         raise InvalidInput(fields={"If-Match": 'an ETag such as W/"3"'})
     return int(value)
 
@@ -79,8 +79,8 @@ def idempotent(view):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 200:
-            raise InvalidInput(fields={"Idempotency-Key": "at most 200 characters"})
+        if len(key) > 200 or not key.isprintable():
+            raise InvalidInput(fields={"Idempotency-Key": "at most 200 printable characters"})
         digest = hashlib.sha256(
             request.method.encode() + request.path.encode() + request.get_data()
         ).hexdigest()

@@ -2,6 +2,8 @@ import marshmallow as ma
 
 from baton.platform.schemas.base import DumpSchema, LoadSchema, one_of, text
 from baton.platform.services.consent import METHODS, SHARE_CLASSES, is_active
+from baton.platform.services.crisis import ACTIONS as CRISIS_ACTIONS
+from baton.platform.services.crisis import ROLES as CRISIS_ROLES
 from baton.platform.services.navigation import (
     BARRIERS,
     ESCALATION_KINDS,
@@ -111,7 +113,9 @@ class ServiceQueryArgs(LoadSchema):
     modality = text(16, load_default=None)
     insurance = text(16, load_default=None)
     service_type = text(40, load_default=None)
-    max_wait_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0))
+    max_wait_days = ma.fields.Integer(
+        load_default=None, validate=ma.validate.Range(min=0, max=3650)
+    )
 
 
 class DirectoryServiceSchema(DumpSchema):
@@ -128,3 +132,87 @@ class DirectoryServiceSchema(DumpSchema):
     capacity = ma.fields.Integer()
     current_wait_days = ma.fields.Integer()
     intake_route = ma.fields.String()
+
+
+class CrisisStepSchema(DumpSchema):
+    at = ma.fields.String()
+    action = ma.fields.String()
+    role = ma.fields.String()
+    by = ma.fields.String()
+    note = ma.fields.String()
+
+
+class CrisisSchema(DumpSchema):
+    id = ma.fields.UUID(dump_only=True)
+    student_id = ma.fields.UUID()
+    concern_id = ma.fields.UUID()
+    opened_at = ma.fields.DateTime()
+    steps = ma.fields.List(ma.fields.Nested(CrisisStepSchema))
+    caregiver_notified_at = ma.fields.DateTime(allow_none=True)
+    return_to_school_plan = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+
+
+class CrisisStepCreateSchema(LoadSchema):
+    action = one_of(CRISIS_ACTIONS, required=True)
+    role = one_of(CRISIS_ROLES, required=True)
+    note = text(300, load_default=None, allow_none=True)
+
+
+class CrisisCloseSchema(LoadSchema):
+    return_to_school_plan = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=1000)
+    )
+
+
+class ChecklistQuestionSchema(LoadSchema):
+    key = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    routes_to = one_of(("A", "B", "C"), required=True)
+
+
+class ChecklistCriterionSchema(LoadSchema):
+    key = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+
+
+class ChecklistCreateSchema(LoadSchema):
+    questions = ma.fields.List(
+        ma.fields.Nested(ChecklistQuestionSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=50),
+    )
+    high_need_criteria = ma.fields.List(
+        ma.fields.Nested(ChecklistCriterionSchema),
+        required=True,
+        validate=ma.validate.Length(max=50),
+    )
+
+
+class ChecklistSchema(DumpSchema):
+    version = ma.fields.Integer()
+    questions = ma.fields.List(ma.fields.Dict())
+    high_need_criteria = ma.fields.List(ma.fields.Dict())
+    created_at = ma.fields.DateTime()
+
+
+class SettingsSchema(DumpSchema):
+    contact_standard_hours = ma.fields.Integer()
+    high_need_schedule_days = ma.fields.Integer()
+    bounce_after_days = ma.fields.Integer()
+    day1_attempts = ma.fields.Integer()
+    day2_attempts = ma.fields.Integer()
+    count_weekends = ma.fields.Boolean()
+    student_may_consent = ma.fields.Boolean()
+    designated_lead_id = ma.fields.UUID(allow_none=True)
+
+
+class SettingsUpdateSchema(LoadSchema):
+    contact_standard_hours = ma.fields.Integer(validate=ma.validate.Range(min=1, max=168))
+    high_need_schedule_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=60))
+    bounce_after_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=14))
+    day1_attempts = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10))
+    day2_attempts = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10))
+    count_weekends = ma.fields.Boolean()
+    student_may_consent = ma.fields.Boolean()
+    designated_lead_id = ma.fields.UUID(allow_none=True)

@@ -114,3 +114,26 @@ def designated_lead_id():
         .limit(1)
     ).first()
     return lead
+
+
+def update_settings(**changes) -> TenantSettings:
+    """Change the district's time standards, designated lead or consent policy (admins)."""
+    from baton.platform.models import Membership
+
+    require_permission("admin.manage")
+    settings = tenant_settings()
+    lead = changes.get("designated_lead_id")
+    if lead is not None:
+        is_lead = db.session.scalars(
+            select(Membership.id).where(
+                Membership.user_id == lead,
+                Membership.tenant_id == settings.tenant_id,
+                Membership.role == "escalation_lead",
+            )
+        ).first()
+        if is_lead is None:
+            raise InvalidInput(fields={"designated_lead_id": "one of your escalation leads"})
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    db.session.flush()
+    return settings

@@ -1,0 +1,46 @@
+"""The crisis pathway's record."""
+
+from flask_smorest import Blueprint
+
+from baton.platform.api import PREFIX
+from baton.platform.api.auth import authenticate_api_request
+from baton.platform.schemas.care import (
+    CrisisCloseSchema,
+    CrisisSchema,
+    CrisisStepCreateSchema,
+)
+from baton.platform.services import crisis as svc
+
+blp = Blueprint(
+    "api_crisis",
+    __name__,
+    url_prefix=f"{PREFIX}/crisis-records",
+    description="Tier C: timestamped crisis steps and the return-to-school plan",
+)
+blp.before_request(authenticate_api_request)
+
+
+@blp.get("")
+@blp.response(200, CrisisSchema(many=True))
+def list_open():
+    return svc.list_open_crises()
+
+
+@blp.get("/<uuid:crisis_record_id>")
+@blp.response(200, CrisisSchema)
+def get_crisis(crisis_record_id):
+    return svc.access_crisis(crisis_record_id)
+
+
+@blp.post("/<uuid:crisis_record_id>/steps")
+@blp.arguments(CrisisStepCreateSchema)
+@blp.response(200, CrisisSchema)
+def add_step(data, crisis_record_id):
+    return svc.add_crisis_step(crisis_record_id, **data)
+
+
+@blp.post("/<uuid:crisis_record_id>/close")
+@blp.arguments(CrisisCloseSchema)
+@blp.response(200, CrisisSchema)
+def close(data, crisis_record_id):
+    return svc.close_crisis(crisis_record_id, **data)

@@ -1,0 +1,51 @@
+"""District settings: time standards and the versioned triage checklist (admins)."""
+
+from flask_smorest import Blueprint
+
+from baton.platform.api import PREFIX
+from baton.platform.api.auth import authenticate_api_request
+from baton.platform.schemas.care import (
+    ChecklistCreateSchema,
+    ChecklistSchema,
+    SettingsSchema,
+    SettingsUpdateSchema,
+)
+from baton.platform.services import settings as svc
+from baton.platform.services.common import require_permission
+
+blp = Blueprint(
+    "api_settings",
+    __name__,
+    url_prefix=f"{PREFIX}/settings",
+    description="Time standards, designated lead and triage checklist",
+)
+blp.before_request(authenticate_api_request)
+
+
+@blp.get("")
+@blp.response(200, SettingsSchema)
+def get_settings():
+    require_permission("admin.manage", "referral.manage")
+    return svc.tenant_settings()
+
+
+@blp.post("")
+@blp.arguments(SettingsUpdateSchema)
+@blp.response(200, SettingsSchema)
+def update_settings(data):
+    return svc.update_settings(**data)
+
+
+@blp.get("/triage-checklist")
+@blp.response(200, ChecklistSchema)
+def get_checklist():
+    require_permission("concern.create", "admin.manage")
+    return svc.active_checklist()
+
+
+@blp.post("/triage-checklist")
+@blp.arguments(ChecklistCreateSchema)
+@blp.response(201, ChecklistSchema)
+def publish_checklist(data):
+    """Publish a new version; concerns keep the version that tiered them."""
+    return svc.publish_checklist(data["questions"], data["high_need_criteria"])
