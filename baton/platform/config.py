@@ -42,7 +42,8 @@ def from_environment(environ=os.environ) -> dict:
     values = {}
     if environ.get("DATABASE_URL"):
         values["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
-    for name in ("REDIS_URL", "SECRET_KEY"):
+    # BATON_ENV by its full name: from_prefixed_env("BATON") would store it as plain "ENV".
+    for name in ("REDIS_URL", "SECRET_KEY", "BATON_ENV"):
         if environ.get(name):
             values[name] = environ[name]
     return values

@@ -12,9 +12,10 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from baton.platform.models.students import CONTACT_CHANNELS, GRADES
+from baton.platform.services.provisioning import EMAIL
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -62,7 +63,11 @@ class CaregiverForm(FlaskForm):
         ),
     )
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
-    email = EmailField("E-mail", validators=[Optional(), Email(), Length(max=254)])
+    # Not wtforms' Email(): it needs the optional email_validator package.
+    email = EmailField(
+        "E-mail",
+        validators=[Optional(), Regexp(EMAIL, message="Invalid email address."), Length(max=254)],
+    )
     preferred_language = SelectField("Preferred language", choices=LANGUAGES)
     allowed_channels = SelectMultipleField(
         "Channels it is safe to use",
