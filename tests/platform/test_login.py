@@ -89,6 +89,11 @@ def test_unknown_email_gets_the_same_refusal(client, world, owner_engine):
     assert unknown.status_code == known.status_code == 401
     assert banner(unknown.text) == banner(known.text) == [REFUSED]
     assert_signed_out(client)
+    with owner_engine.connect() as conn:
+        attempted = conn.execute(text(
+            "SELECT detail->>'email' FROM audit_log WHERE action = 'login-failed'"
+            " AND object_id IS NULL")).scalars().all()
+    assert attempted == ["nobody@a.test"]
 
 
 def test_inactive_user_is_refused_with_the_same_message(client, world, owner_engine):
