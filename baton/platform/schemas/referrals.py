@@ -90,6 +90,7 @@ class EventSchema(DumpSchema):
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
+    detail = ma.fields.Dict()
 
 
 class AttemptCreateSchema(LoadSchema):

@@ -54,8 +54,14 @@ def authenticate(
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
         with system_scope("sign-in attempt", surface=surface) as principal:
-            record_audit("login-failed", "user", user.id if user else None, principal=principal,
-                         tenant_id=None, detail={"email": email.strip().lower()[:254]})
+            record_audit(
+                "login-failed",
+                "user",
+                user.id if user else None,
+                principal=principal,
+                tenant_id=None,
+                detail={"email": email.strip().lower()[:254]},
+            )
         raise LoginRefused()
     if _as_aware(user.locked_until) and _as_aware(user.locked_until) > now:
         _audit_login(user, "login-refused-locked", surface)

@@ -177,10 +177,11 @@ def transition_referral(
     if expected_version is not None and expected_version != referral.version:
         raise PreconditionFailed()
     source = referral.status
+    actor = _acting_actor(referral, source, target, actor_kind(principal))
     refusal = lifecycle.check_transition(
         source,
         target,
-        actor_kind(principal),
+        actor,
         feedback_permitted=consent_allows(referral, "status-feedback"),
         status_before_bounce=referral.status_before_bounce,
         ever_scheduled=referral.ever_scheduled,
@@ -191,7 +192,8 @@ def transition_referral(
     _apply(referral, source, target, reason, appointment, redirected_to)
     referral.status = target
     referral.refresh_next_due()
-    _append_event(referral, source, target, reason=reason)
+    on_behalf = {"on_behalf_of": actor} if actor != actor_kind(principal) else None
+    _append_event(referral, source, target, reason=reason, detail=on_behalf)
     record_audit(
         "status",
         "referral",
@@ -201,6 +203,16 @@ def transition_referral(
     )
     db.session.flush()
     return referral
+
+
+def _acting_actor(referral: Referral, source: str, target: str, actor: str) -> str:
+    """A provider reached by phone has no portal or EHR: during the warm handoff the
+    navigator records its answers (receipt, acceptance, the booked intake) on its behalf."""
+    if actor != lifecycle.DISTRICT or referral.intake_route != "phone":
+        return actor
+    if lifecycle.DISTRICT in lifecycle.TRANSITIONS.get((source, target), frozenset()):
+        return actor
+    return lifecycle.PROVIDER
 
 
 def _apply(referral, source, target, reason, appointment, redirected_to) -> None:
@@ -271,7 +283,9 @@ def advance(start: datetime, delta: timedelta, count_weekends: bool) -> datetime
     return end
 
 
-def _append_event(referral: Referral, source: str | None, target: str, *, reason) -> None:
+def _append_event(
+    referral: Referral, source: str | None, target: str, *, reason, detail: dict | None = None
+) -> None:
     principal = require_principal()
     last = db.session.scalar(
         select(func.max(ReferralEvent.seq)).where(ReferralEvent.referral_id == referral.id)
@@ -287,6 +301,7 @@ def _append_event(referral: Referral, source: str | None, target: str, *, reason
             from_status=source,
             to_status=target,
             reason=reason,
+            detail=detail or {},
         )
     )
 

@@ -396,3 +396,26 @@ def test_directory_search_filters_services(app, world, api_as):
         ).json
         == []
     )
+
+
+def test_navigator_records_a_phone_providers_answers_on_its_behalf(app, world, api_as):
+    from baton.platform.extensions import db
+    from baton.platform.services import provisioning as prov
+    from baton.tenants.context import system_scope
+
+    with app.app_context(), system_scope("test: a phone-route service"):
+        service, _ = prov.create_service(prov.provider_by_slug("pa"), "Phone intake",
+                                         service_type="bh-assessment", intake_route="phone",
+                                         intake_contact="+1-555-0100")
+        service_id = str(service.id)
+        db.session.commit()
+    api = api_as("navigator@a.test")
+    _consent(api, world)
+    referral = _create(api, world, _concern(app, world), service_id=service_id).json
+    assert referral["intake_route"] == "phone"
+    assert _move(api, referral["id"], "accepted").status_code == 200
+    event = api.get(f"{STUDENT_REFS}/{referral['id']}/events").json[-1]
+    assert (event["to_status"], event["actor_kind"]) == ("accepted", "district")
+    assert event["detail"] == {"on_behalf_of": "provider"}
+    # A portal provider's answers stay the provider's own.
+    assert _move(api, world.referral_a.id, "accepted").status_code == 409
