@@ -371,3 +371,51 @@ def _filtered(stmt, f: ReferralFilters):
         )
         stmt = stmt.where(Student.school_id == f.school_id)
     return stmt
+
+
+@dataclass
+class TrackerRow:
+    referral: Referral
+    student_name: str
+    provider_name: str
+    overdue: bool
+
+
+def tracker(limit: int = 200) -> list[TrackerRow]:
+    """Open referrals for the weekly tracker: overdue first, then high-need, then next due."""
+    from baton.platform.models import Student
+
+    require_permission("referral.read")
+    now = utcnow()
+    overdue = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < now)
+    stmt = (
+        scoped(Referral)
+        .add_columns(Student.first_name, Student.last_name, ProviderOrg.name)
+        .join(
+            Student,
+            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
+        )
+        .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
+        .where(Referral.status.in_(lifecycle.OPEN))
+        .order_by(
+            overdue.desc(),
+            Referral.high_need.desc(),
+            Referral.next_due_at.asc().nulls_last(),
+            Referral.created_at,
+        )
+        .limit(limit)
+    )
+    rows = [
+        TrackerRow(
+            r, f"{first} {last}", provider, bool(r.next_due_at and _aware(r.next_due_at) < now)
+        )
+        for r, first, last, provider in db.session.execute(stmt).all()
+    ]
+    record_list_read("referral", [row.referral for row in rows])
+    return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
