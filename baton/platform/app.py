@@ -14,7 +14,7 @@ from baton.platform import config as cfg
 from baton.platform.api import PREFIX as API_PREFIX
 from baton.platform.api import init_api
 from baton.platform.api.problems import problem_response
-from baton.platform.errors import BatonError, PreconditionFailed
+from baton.platform.errors import BatonError, InvalidInput, PreconditionFailed
 from baton.platform.extensions import babel, csrf, db, migrate
 from baton.tenants.context import reset_principal, set_principal
 
@@ -78,6 +78,7 @@ def _install_request_hooks(app: Flask) -> None:
         g.request_id = uuid.uuid4().hex
         g.principal = principal_from_session(session, surface=_surface(), request_id=g.request_id)
         g.principal_token = set_principal(g.principal)
+        _refuse_unstorable_input()
 
     @app.after_request
     def finish_unit_of_work(response):
@@ -97,6 +98,14 @@ def _install_request_hooks(app: Flask) -> None:
         token = g.pop("principal_token", None)
         if token is not None:
             reset_principal(token)
+
+
+def _refuse_unstorable_input() -> None:
+    """PostgreSQL cannot store NUL in text: refuse it in forms and query strings up front
+    (JSON bodies are checked by the API's schemas)."""
+    for values in (request.args, request.form):
+        if any("\x00" in value for value in values.values()):
+            raise InvalidInput("Input must not contain NUL characters")
 
 
 def _surface() -> str:

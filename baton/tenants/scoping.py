@@ -170,8 +170,11 @@ _SET_RLS = text(
 
 
 def _after_begin(session: Session, transaction, connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(_SET_RLS, _rls_settings(current_principal()))
+    # The settings are transaction-local, so with no principal there is nothing to clear:
+    # unset, the policies show no tenant rows.
+    principal = current_principal()
+    if principal is not None and connection.dialect.name == "postgresql":
+        connection.execute(_SET_RLS, _rls_settings(principal))
 
 
 def install(session_registry) -> None:
@@ -213,11 +216,14 @@ def scoped(model):
 
 def access(session: Session, model, object_id: uuid.UUID | str | None):
     """Load one tenant-owned row by id for the acting principal, or None (foreign = missing)."""
-    require_principal()
+    principal = require_principal()
     try:
         object_id = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except (TypeError, ValueError):
         return None
+    if principal.kind == "district" and issubclass(model, TenantKeyed):
+        # The identity key is (tenant, id): answered from the identity map when loaded.
+        return session.get(model, (principal.tenant_id, object_id))
     return session.scalars(select(model).where(model.id == object_id)).one_or_none()
 
 

@@ -280,3 +280,11 @@ def test_caregiver_with_a_malformed_email_is_refused(world, navigator, owner_eng
     assert response.status_code == 422
     assert field_errors(response.text, "email") == ["Invalid email address."]
     assert caregivers_named(owner_engine, "Rosa Quintero") == []
+
+
+def test_nul_characters_in_a_form_are_refused_not_a_crash(world, login_as):
+    client = login_as("navigator@a.test")
+    token = csrf_token(client.get("/students/new").text)
+    response = client.post("/students/new", data={"csrf_token": token, "first_name": "A\x00B"})
+    assert response.status_code == 422
+    assert "NUL" in response.text

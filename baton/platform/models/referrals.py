@@ -75,6 +75,7 @@ class Referral(TenantKeyed, db.Model):
     schedule_due_at: Mapped[datetime | None] = mapped_column(aware)
     bounce_due_at: Mapped[datetime | None] = mapped_column(aware)
     next_due_at: Mapped[datetime | None] = mapped_column(aware)
+    event_count: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

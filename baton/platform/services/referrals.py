@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_
 
 from baton.platform import lifecycle
 from baton.platform.errors import (
@@ -77,6 +77,9 @@ def create_referral(
     concern = access(db.session, Concern, concern_id)
     service = _check_new(student, concern, provider_id, service_id)
     referral = Referral(
+        id=uuid.uuid4(),  # known before the flush: create and send write one INSERT
+        status="draft",
+        event_count=0,
         tenant_id=student.tenant_id,
         student_id=student.id,
         concern_id=concern.id,
@@ -90,7 +93,6 @@ def create_referral(
         created_by=user_id(),
     )
     db.session.add(referral)
-    db.session.flush()
     _append_event(referral, None, "draft", reason=None)
     record_audit(
         "create",
@@ -99,9 +101,11 @@ def create_referral(
         tenant_id=referral.tenant_id,
         detail={"student_id": str(student.id)},
     )
-    if send:
-        send_referral(referral.id)
-    return referral
+    if not send:
+        db.session.flush()
+        return referral
+    with db.session.no_autoflush:  # the draft is never written on its own
+        return _move(referral, "sent")
 
 
 def _check_new(student, concern, provider_id, service_id) -> Service | None:
@@ -171,18 +175,34 @@ def transition_referral(
     with the rule's code when the move is not allowed, InvalidInput for missing details.
     Appends one event and one audit row; keeps the due timestamps in step.
     """
-    principal = require_principal()
     require_permission("referral.manage", "provider.referrals")
     referral = access_referral(referral_id, audit=False)
     if expected_version is not None and expected_version != referral.version:
         raise PreconditionFailed()
+    return _move(
+        referral, target, reason=reason, appointment=appointment, redirected_to=redirected_to
+    )
+
+
+def _move(
+    referral: Referral,
+    target: str,
+    *,
+    reason: str | None = None,
+    appointment: Appointment | None = None,
+    redirected_to: str | None = None,
+) -> Referral:
+    principal = require_principal()
     source = referral.status
     actor = _acting_actor(referral, source, target, actor_kind(principal))
+    feedback_permitted = True
+    if actor == lifecycle.PROVIDER and target in lifecycle.FEEDBACK_ONLY:
+        feedback_permitted = consent_allows(referral, "status-feedback")
     refusal = lifecycle.check_transition(
         source,
         target,
         actor,
-        feedback_permitted=consent_allows(referral, "status-feedback"),
+        feedback_permitted=feedback_permitted,
         status_before_bounce=referral.status_before_bounce,
         ever_scheduled=referral.ever_scheduled,
         reason=reason,
@@ -287,14 +307,13 @@ def _append_event(
     referral: Referral, source: str | None, target: str, *, reason, detail: dict | None = None
 ) -> None:
     principal = require_principal()
-    last = db.session.scalar(
-        select(func.max(ReferralEvent.seq)).where(ReferralEvent.referral_id == referral.id)
-    )
+    # The counter lives on the referral, whose versioned UPDATE serialises concurrent moves.
+    referral.event_count = (referral.event_count or 0) + 1
     db.session.add(
         ReferralEvent(
             tenant_id=referral.tenant_id,
             referral_id=referral.id,
-            seq=(last or 0) + 1,
+            seq=referral.event_count,
             actor_user_id=principal.user_id,
             actor_kind=actor_kind(principal),
             surface=principal.surface,
