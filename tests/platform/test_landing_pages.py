@@ -7,10 +7,12 @@ from sqlalchemy import text
 
 def test_tracker_puts_overdue_referrals_first(world, login_as, owner_engine):
     with owner_engine.begin() as conn:
-        conn.execute(text("UPDATE referrals SET next_due_at = now() - interval '2 hours'"
-                          " WHERE id = :i"), {"i": world.referral_a.id})
+        conn.execute(
+            text("UPDATE referrals SET next_due_at = now() - interval '2 hours' WHERE id = :i"),
+            {"i": world.referral_a.id},
+        )
     page = login_as("navigator@a.test").get("/tracker").text
-    assert "<strong class=\"bad\">1</strong> overdue" in page
+    assert '<strong class="bad">1</strong> overdue' in page
     first_row = page.split("<tbody>")[1].split("</tr>")[0]
     assert "StuA0" in first_row and "overdue" in first_row
 

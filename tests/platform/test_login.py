@@ -90,9 +90,16 @@ def test_unknown_email_gets_the_same_refusal(client, world, owner_engine):
     assert banner(unknown.text) == banner(known.text) == [REFUSED]
     assert_signed_out(client)
     with owner_engine.connect() as conn:
-        attempted = conn.execute(text(
-            "SELECT detail->>'email' FROM audit_log WHERE action = 'login-failed'"
-            " AND object_id IS NULL")).scalars().all()
+        attempted = (
+            conn.execute(
+                text(
+                    "SELECT detail->>'email' FROM audit_log WHERE action = 'login-failed'"
+                    " AND object_id IS NULL"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert attempted == ["nobody@a.test"]
 
 

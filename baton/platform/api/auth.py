@@ -47,10 +47,16 @@ def authenticate_api_request() -> None:
 
 
 def _check_visible_ids(view_args: dict) -> None:
+    # Held on g: the session's identity map is weak, and the view will load them again.
+    g.visible_rows = []
     for name, value in view_args.items():
         model = model_for_arg(name)
-        if model is not None and access(db.session, model, value) is None:
+        if model is None:
+            continue
+        row = access(db.session, model, value)
+        if row is None:
             raise NotFound(f"No such {model.__name__.lower()}")
+        g.visible_rows.append(row)
 
 
 def _from_bearer(token: str) -> Principal:

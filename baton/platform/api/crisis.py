@@ -4,6 +4,8 @@ from flask_smorest import Blueprint
 
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.http import ETAG_HEADER, check_if_match, with_representation_etag
+from baton.platform.api.problems import problem_doc
 from baton.platform.schemas.care import (
     CrisisCloseSchema,
     CrisisSchema,
@@ -18,6 +20,7 @@ blp = Blueprint(
     description="Tier C: timestamped crisis steps and the return-to-school plan",
 )
 blp.before_request(authenticate_api_request)
+schema = CrisisSchema()
 
 
 @blp.get("")
@@ -27,20 +30,23 @@ def list_open():
 
 
 @blp.get("/<uuid:crisis_record_id>")
-@blp.response(200, CrisisSchema)
+@blp.response(200, CrisisSchema, headers=ETAG_HEADER)
 def get_crisis(crisis_record_id):
-    return svc.access_crisis(crisis_record_id)
+    return with_representation_etag(schema, svc.access_crisis(crisis_record_id))
 
 
 @blp.post("/<uuid:crisis_record_id>/steps")
 @blp.arguments(CrisisStepCreateSchema)
-@blp.response(200, CrisisSchema)
+@blp.response(200, CrisisSchema, headers=ETAG_HEADER)
 def add_step(data, crisis_record_id):
-    return svc.add_crisis_step(crisis_record_id, **data)
+    """Append a timestamped step (steps only accumulate, so no If-Match is needed)."""
+    return with_representation_etag(schema, svc.add_crisis_step(crisis_record_id, **data))
 
 
 @blp.post("/<uuid:crisis_record_id>/close")
 @blp.arguments(CrisisCloseSchema)
-@blp.response(200, CrisisSchema)
+@blp.response(200, CrisisSchema, headers=ETAG_HEADER)
+@problem_doc(blp, 412, "If-Match (optional) names an older state of the record")
 def close(data, crisis_record_id):
-    return svc.close_crisis(crisis_record_id, **data)
+    check_if_match(schema, svc.access_crisis(crisis_record_id))
+    return with_representation_etag(schema, svc.close_crisis(crisis_record_id, **data))

@@ -13,7 +13,12 @@ from flask import g, jsonify, make_response, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from baton.platform.errors import BatonError, InvalidInput, PreconditionRequired
+from baton.platform.errors import (
+    BatonError,
+    InvalidInput,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from baton.platform.extensions import db
 from baton.platform.models import IdempotencyRecord
 from baton.tenants.context import require_principal
@@ -121,3 +126,27 @@ def _replay(stored: IdempotencyRecord, digest: str):
     if stored.location:
         response.headers["Location"] = stored.location
     return response
+
+
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "Weak validator"}}
+
+
+def representation_etag(schema, obj) -> str:
+    """A weak ETag for resources without a version column: a digest of what we return."""
+    body = json.dumps(schema.dump(obj), sort_keys=True, default=str).encode()
+    return f'W/"{hashlib.sha256(body).hexdigest()[:20]}"'
+
+
+def check_if_match(schema, current) -> None:
+    """If the caller sent If-Match, it must name the current representation (else 412)."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return
+    sent = {tag.strip() for tag in header.split(",")}
+    if representation_etag(schema, current) not in sent:
+        raise PreconditionFailed()
+
+
+def with_representation_etag(schema, obj, status: int = 200):
+    """(obj, status, headers) for a flask-smorest view, carrying the representation ETag."""
+    return obj, status, {"ETag": representation_etag(schema, obj)}

@@ -4,6 +4,8 @@ from flask_smorest import Blueprint
 
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.http import ETAG_HEADER, check_if_match, with_representation_etag
+from baton.platform.api.problems import problem_doc
 from baton.platform.schemas.care import (
     ChecklistCreateSchema,
     ChecklistSchema,
@@ -20,20 +22,24 @@ blp = Blueprint(
     description="Time standards, designated lead and triage checklist",
 )
 blp.before_request(authenticate_api_request)
+settings_schema = SettingsSchema()
 
 
 @blp.get("")
-@blp.response(200, SettingsSchema)
+@blp.response(200, SettingsSchema, headers=ETAG_HEADER)
 def get_settings():
     require_permission("admin.manage", "referral.manage")
-    return svc.tenant_settings()
+    return with_representation_etag(settings_schema, svc.tenant_settings())
 
 
 @blp.post("")
 @blp.arguments(SettingsUpdateSchema)
-@blp.response(200, SettingsSchema)
+@blp.response(200, SettingsSchema, headers=ETAG_HEADER)
+@problem_doc(blp, 412, "If-Match (optional) names older settings")
 def update_settings(data):
-    return svc.update_settings(**data)
+    require_permission("admin.manage")
+    check_if_match(settings_schema, svc.tenant_settings())
+    return with_representation_etag(settings_schema, svc.update_settings(**data))
 
 
 @blp.get("/triage-checklist")

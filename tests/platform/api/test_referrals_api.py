@@ -404,9 +404,13 @@ def test_navigator_records_a_phone_providers_answers_on_its_behalf(app, world, a
     from baton.tenants.context import system_scope
 
     with app.app_context(), system_scope("test: a phone-route service"):
-        service, _ = prov.create_service(prov.provider_by_slug("pa"), "Phone intake",
-                                         service_type="bh-assessment", intake_route="phone",
-                                         intake_contact="+1-555-0100")
+        service, _ = prov.create_service(
+            prov.provider_by_slug("pa"),
+            "Phone intake",
+            service_type="bh-assessment",
+            intake_route="phone",
+            intake_contact="+1-555-0100",
+        )
         service_id = str(service.id)
         db.session.commit()
     api = api_as("navigator@a.test")
@@ -419,3 +423,19 @@ def test_navigator_records_a_phone_providers_answers_on_its_behalf(app, world, a
     assert event["detail"] == {"on_behalf_of": "provider"}
     # A portal provider's answers stay the provider's own.
     assert _move(api, world.referral_a.id, "accepted").status_code == 409
+
+
+def test_a_failure_after_writes_leaves_no_partial_rows(app, world, api_as, owner_engine):
+    """The Idempotency-Key row is written before the work; when the work then fails the
+    whole request rolls back, so a retry runs afresh instead of replaying the failure."""
+    api = api_as("navigator@a.test")
+    concern_id = _concern(app, world)
+    key = {"Idempotency-Key": "after-consent"}
+    tables = ("referrals", "referral_events", "idempotency_records")
+    before = [_count(owner_engine, t) for t in tables]
+    refused = _create(api, world, concern_id, headers=key)
+    assert refused.status_code == 403
+    assert [_count(owner_engine, t) for t in tables] == before
+    _consent(api, world)
+    retried = _create(api, world, concern_id, headers=key)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers

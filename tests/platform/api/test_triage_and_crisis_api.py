@@ -140,3 +140,34 @@ def test_service_logs_are_validated(world, api_as):
         },
     )
     assert good.status_code == 201, good.json
+
+
+def test_consent_and_escalation_carry_etags_and_honour_if_match(world, api_as):
+    navigator = api_as("navigator@a.test")
+    url = f"/api/v1/consents/{world.consent_a.id}"
+    read = navigator.get(url)
+    assert read.headers["ETag"].startswith('W/"')
+    assert (
+        navigator.post(f"{url}/revoke", json={}, headers={"If-Match": 'W/"stale"'}).status_code
+        == 412
+    )
+    assert navigator.get(url).json["active"] is True  # nothing changed
+    revoked = navigator.post(f"{url}/revoke", json={}, headers={"If-Match": read.headers["ETag"]})
+    assert revoked.status_code == 200 and revoked.headers["ETag"] != read.headers["ETag"]
+    lead = api_as("escalation_lead@a.test")
+    escalation = lead.get("/api/v1/escalations").json[0]
+    stale = lead.post(
+        f"/api/v1/escalations/{escalation['id']}/close",
+        json={"resolution": "connected"},
+        headers={"If-Match": 'W/"old"'},
+    )
+    assert stale.status_code == 412
+    etag = lead.get(f"/api/v1/escalations/{escalation['id']}").headers["ETag"]
+    assert (
+        lead.post(
+            f"/api/v1/escalations/{escalation['id']}/close",
+            json={"resolution": "connected"},
+            headers={"If-Match": etag},
+        ).status_code
+        == 200
+    )
