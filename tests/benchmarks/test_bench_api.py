@@ -1,8 +1,8 @@
 """What the API's hot paths cost next to the readiness probe, under real gunicorn.
 
 ``make bench``: a throwaway PostgreSQL database, migrated and seeded with a small world, the
-app under gunicorn (2 x cores + 1 sync workers as in production, BENCH_WORKERS to change) on 127.0.0.1, and 16 concurrent
-connections for a fixed time against each of
+app under gunicorn (2 x cores + 1 sync workers as in production; BENCH_WORKERS changes it)
+on 127.0.0.1, and 16 concurrent connections for a fixed time against each of
 
 1. ``GET /readyz`` (one ``SELECT 1``: the floor every request pays),
 2. ``POST /api/v1/referrals`` (create and send: consent check, events, audit), each with a
