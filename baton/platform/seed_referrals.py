@@ -189,7 +189,9 @@ def _step(rng, navigator, provider, referral_id, status) -> None:
         appointment = None
         if status == "scheduled":
             appointment = svc.Appointment(
-                at=utcnow() + timedelta(days=rng.randint(2, 9), hours=rng.randint(0, 6)),
+                at=(utcnow() + timedelta(days=rng.randint(2, 9))).replace(
+                    hour=rng.randint(14, 21), minute=rng.choice((0, 30)), second=0, microsecond=0
+                ),  # 14:00-21:30 UTC: daytime in US time zones
                 place="Main clinic, 200 Lake St",
                 what_to_bring="Insurance card",
             )
