@@ -23,7 +23,7 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard baton/platform/translations/*/LC_MES
 demo: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/baton db upgrade
 	$(BIN)/baton seed-demo
-	$(BIN)/baton run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/baton serve --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/ruff check baton tests

@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 
 from baton.platform.app import create_app
 from baton.platform.commands import register
+from baton.workers.commands import register as register_worker_commands
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app())
@@ -15,3 +16,4 @@ def main() -> None:
 
 
 register(main)
+register_worker_commands(main)

@@ -54,9 +54,18 @@ class Principal:
             raise ValueError(f"a {self.kind} principal needs its scope")
 
     @property
+    def bound_system(self) -> bool:
+        """A job acting for one district: system rights, that district's rows only."""
+        return self.kind == "system" and self.tenant_id is not None
+
+    @property
+    def unbound_system(self) -> bool:
+        return self.kind == "system" and self.tenant_id is None
+
+    @property
     def visible_tenant_ids(self) -> frozenset[uuid.UUID]:
         """Tenants whose rows this principal may touch at all (the RLS bound)."""
-        if self.kind == "district":
+        if self.kind == "district" or self.bound_system:
             return frozenset({self.tenant_id})
         if self.kind == "provider":
             return self.partner_tenant_ids
@@ -124,4 +133,16 @@ def acting_as(principal: Principal) -> Iterator[Principal]:
 def system_scope(reason: str, surface: str = "job") -> Iterator[Principal]:
     """Cross-tenant maintenance (sweeps, rollups, provisioning): explicit, named and greppable."""
     with acting_as(Principal(kind="system", surface=surface, reason=reason)) as principal:
+        yield principal
+
+
+@contextmanager
+def job_scope(
+    tenant_id: uuid.UUID, reason: str, request_id: str | None = None
+) -> Iterator[Principal]:
+    """A job re-entering one district: it acts as the system, but sees only that district."""
+    principal = Principal(
+        kind="system", surface="job", reason=reason, tenant_id=tenant_id, request_id=request_id
+    )
+    with acting_as(principal):
         yield principal

@@ -68,11 +68,11 @@ class TenantKeyed(TenantScoped):
 
 def _criteria_options(principal: Principal | None) -> list:
     """Loader-criteria options for the principal; none for a system scope."""
-    if principal is not None and principal.kind == "system":
+    if principal is not None and principal.unbound_system:
         return []
     if principal is None or principal.kind == "county":
         return [with_loader_criteria(TenantScoped, lambda cls: false(), include_aliases=True)]
-    if principal.kind == "district":
+    if principal.kind == "district" or principal.bound_system:
         tenant_id = principal.tenant_id
         return [
             with_loader_criteria(
@@ -138,7 +138,7 @@ def _check_flush(session: Session, flush_context, instances) -> None:
 
 
 def _stamp_or_check(obj: TenantScoped, principal: Principal) -> None:
-    if obj.tenant_id is None and principal.kind == "district":
+    if obj.tenant_id is None and (principal.kind == "district" or principal.bound_system):
         obj.tenant_id = principal.tenant_id
     if obj.tenant_id is None and not _nullable_tenant(obj):
         raise CrossTenantWrite(f"{type(obj).__name__} needs a tenant_id")
@@ -151,7 +151,7 @@ def _nullable_tenant(obj: TenantScoped) -> bool:
 
 
 def _check_tenant(tenant_id: uuid.UUID | None, principal: Principal) -> None:
-    if principal.kind == "system" or tenant_id is None:
+    if principal.unbound_system or tenant_id is None:
         return
     if tenant_id not in principal.visible_tenant_ids:
         raise CrossTenantWrite("row belongs to another tenant")
@@ -159,7 +159,7 @@ def _check_tenant(tenant_id: uuid.UUID | None, principal: Principal) -> None:
 
 def _rls_settings(principal: Principal | None) -> dict[str, str]:
     ids = ",".join(str(t) for t in sorted(principal.visible_tenant_ids)) if principal else ""
-    system = "on" if principal is not None and principal.kind == "system" else "off"
+    system = "on" if principal is not None and principal.unbound_system else "off"
     return {"tenant_ids": ids, "system": system}
 
 
@@ -221,7 +221,7 @@ def access(session: Session, model, object_id: uuid.UUID | str | None):
         object_id = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except (TypeError, ValueError):
         return None
-    if principal.kind == "district" and issubclass(model, TenantKeyed):
+    if (principal.kind == "district" or principal.bound_system) and issubclass(model, TenantKeyed):
         # The identity key is (tenant, id): answered from the identity map when loaded.
         return session.get(model, (principal.tenant_id, object_id))
     return session.scalars(select(model).where(model.id == object_id)).one_or_none()

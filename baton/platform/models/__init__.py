@@ -13,6 +13,7 @@ from baton.platform.models.care import (
     ServiceLog,
     TriageChecklist,
 )
+from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
 from baton.platform.models.referrals import Referral, ReferralEvent
@@ -37,6 +38,7 @@ __all__ = [
     "Caregiver",
     "County",
     "Membership",
+    "Notification",
     "Partnership",
     "ProviderOrg",
     "School",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -169,7 +170,21 @@ class Escalation(TenantKeyed, db.Model):
     """A case owned by the escalation lead until connection or an alternative plan."""
 
     __tablename__ = "escalations"
-    __table_args__ = (_referral_fk(), Index(None, "tenant_id", "status", "opened_at"))
+    __table_args__ = (
+        _referral_fk(),
+        Index(None, "tenant_id", "status", "opened_at"),
+        # At most one open automatic escalation of a kind per referral: the last line of
+        # defence behind the sweep's row lock.
+        Index(
+            "uq_escalations_open_automatic",
+            "tenant_id",
+            "referral_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'open' AND kind <> 'manual'"),
+            sqlite_where=text("status = 'open' AND kind <> 'manual'"),
+        ),
+    )
 
     id: Mapped[uuid_pk]
     referral_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -75,6 +75,8 @@ class Referral(TenantKeyed, db.Model):
     schedule_due_at: Mapped[datetime | None] = mapped_column(aware)
     bounce_due_at: Mapped[datetime | None] = mapped_column(aware)
     next_due_at: Mapped[datetime | None] = mapped_column(aware)
+    # Set by the clock sweep on day 3 without contact: a person must bounce it with a reason.
+    bounce_decision_due_since: Mapped[datetime | None] = mapped_column(aware)
     event_count: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
 

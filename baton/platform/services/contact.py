@@ -66,6 +66,7 @@ def log_attempt(
         referral.contact_confirmed_at = attempt.at or utcnow()
         referral.contact_due_at = None
         referral.bounce_due_at = None
+        referral.bounce_decision_due_since = None
         referral.refresh_next_due()
     db.session.flush()
     record_audit(

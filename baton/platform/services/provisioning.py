@@ -24,11 +24,14 @@ from baton.platform.models import (
     School,
     Service,
     Tenant,
+    TenantSettings,
+    TriageChecklist,
     User,
 )
 from baton.platform.models.orgs import INSURANCE, INTAKE_ROUTES, MODALITIES, SERVICE_TYPES
 from baton.platform.permissions import ROLES
 from baton.platform.services.auth import hash_password
+from baton.platform.services.settings import DEFAULT_HIGH_NEED, DEFAULT_QUESTIONS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -94,6 +97,17 @@ def create_tenant(name: str, slug: str, county_slug: str) -> tuple[Tenant, bool]
         return existing, False
     tenant = Tenant(name=_check_name(name), slug=slug, county_id=county.id)
     db.session.add(tenant)
+    db.session.flush()
+    # Default time standards and checklist up front, so no first request races to make them.
+    db.session.add(TenantSettings(tenant_id=tenant.id))
+    db.session.add(
+        TriageChecklist(
+            tenant_id=tenant.id,
+            version=1,
+            questions=DEFAULT_QUESTIONS,
+            high_need_criteria=DEFAULT_HIGH_NEED,
+        )
+    )
     db.session.flush()
     return tenant, True
 

@@ -264,6 +264,7 @@ def _apply(referral, source, target, reason, appointment, redirected_to) -> None
     elif target == "bounced":
         referral.status_before_bounce = source
         referral.bounce_due_at = None
+        referral.bounce_decision_due_since = None
     if source == "bounced" and target != "bounced":
         referral.status_before_bounce = None
     if target in lifecycle.TERMINAL:

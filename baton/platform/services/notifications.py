@@ -1,0 +1,48 @@
+"""In-app notifications for staff."""
+
+from __future__ import annotations
+
+import uuid
+
+from baton.platform.extensions import db
+from baton.platform.models import Notification
+from baton.platform.models.base import utcnow
+from baton.platform.services.common import user_id
+from baton.tenants.context import require_principal
+from baton.tenants.scoping import scoped
+
+
+def notify(
+    recipient_id: uuid.UUID | None, kind: str, text: str, *, referral_id: uuid.UUID | None = None
+) -> Notification | None:
+    """Queue a notification for one person, in the caller's transaction. ``text`` must say
+    no more about the student than the recipient may see (staff of the same district)."""
+    if recipient_id is None:
+        return None
+    row = Notification(
+        user_id=recipient_id,
+        kind=kind,
+        text=text[:300],
+        referral_id=referral_id,
+        tenant_id=require_principal().tenant_id,
+    )
+    db.session.add(row)
+    return row
+
+
+def my_notifications(*, unread_only: bool = True, limit: int = 50) -> list[Notification]:
+    stmt = scoped(Notification).where(Notification.user_id == user_id())
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return db.session.scalars(stmt.order_by(Notification.created_at.desc()).limit(limit)).all()
+
+
+def mark_read(notification_ids: list[uuid.UUID]) -> int:
+    rows = db.session.scalars(
+        scoped(Notification).where(
+            Notification.id.in_(notification_ids), Notification.user_id == user_id()
+        )
+    ).all()
+    for row in rows:
+        row.read_at = row.read_at or utcnow()
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Jobs, one module per topic. Jobs decide nothing: they call the services."""

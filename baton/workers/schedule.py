@@ -1,0 +1,20 @@
+"""The cron schedule. ``baton cron`` runs it; ``rq cron baton.workers.schedule`` works too."""
+
+from rq import cron
+
+from baton.workers.jobs.clocks import sweep_due_referrals
+from baton.workers.queues import ESCALATIONS
+
+# (job, queue, every N seconds)
+SCHEDULE = [
+    (sweep_due_referrals, ESCALATIONS, 60),
+]
+
+
+def register_all(scheduler) -> None:
+    for func, queue_name, interval in SCHEDULE:
+        scheduler.register(func, queue_name, interval=interval)
+
+
+for _func, _queue, _interval in SCHEDULE:  # for `rq cron` loading this module
+    cron.register(_func, queue_name=_queue, interval=_interval)
