@@ -74,6 +74,8 @@ class Referral(TenantKeyed, db.Model):
     contact_due_at: Mapped[datetime | None] = mapped_column(aware)
     schedule_due_at: Mapped[datetime | None] = mapped_column(aware)
     bounce_due_at: Mapped[datetime | None] = mapped_column(aware)
+    attempt_prompt_due_at: Mapped[datetime | None] = mapped_column(aware)
+    reminder_due_at: Mapped[datetime | None] = mapped_column(aware)  # day before the appointment
     next_due_at: Mapped[datetime | None] = mapped_column(aware)
     # Set by the clock sweep on day 3 without contact: a person must bounce it with a reason.
     bounce_decision_due_since: Mapped[datetime | None] = mapped_column(aware)
@@ -87,7 +89,17 @@ class Referral(TenantKeyed, db.Model):
         return and_(cls.provider_id == provider_id, cls.status != "draft")
 
     def refresh_next_due(self) -> None:
-        dues = [d for d in (self.contact_due_at, self.schedule_due_at, self.bounce_due_at) if d]
+        dues = [
+            d
+            for d in (
+                self.contact_due_at,
+                self.schedule_due_at,
+                self.bounce_due_at,
+                self.attempt_prompt_due_at,
+                self.reminder_due_at,
+            )
+            if d
+        ]
         self.next_due_at = min(dues) if dues else None
 
 
