@@ -26,6 +26,11 @@ def upgrade():
         batch_op.add_column(sa.Column('count_holidays', sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.add_column(sa.Column('holidays', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
 
+    # Existing rows got the defaults above; from here on the application supplies them.
+    with op.batch_alter_table('tenant_settings', schema=None) as batch_op:
+        batch_op.alter_column('count_holidays', server_default=None)
+        batch_op.alter_column('holidays', server_default=None)
+
     # ### end Alembic commands ###
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, UniqueConstraint, Uuid, text, true
+from sqlalchemy import JSON, DateTime, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.platform.extensions import db
@@ -24,9 +24,8 @@ class TenantSettings(TenantKeyed, db.Model):
     day1_attempts: Mapped[int] = mapped_column(default=2)
     day2_attempts: Mapped[int] = mapped_column(default=1)
     count_weekends: Mapped[bool] = mapped_column(default=True)
-    count_holidays: Mapped[bool] = mapped_column(default=True, server_default=true())
-    # ISO dates the schools are closed
-    holidays: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    count_holidays: Mapped[bool] = mapped_column(default=True)
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates schools are closed
     student_may_consent: Mapped[bool] = mapped_column(default=False)
     designated_lead_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     updated_at: Mapped[datetime] = mapped_column(
