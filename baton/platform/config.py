@@ -43,7 +43,7 @@ def from_environment(environ=os.environ) -> dict:
     if environ.get("DATABASE_URL"):
         values["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
     # BATON_ENV by its full name: from_prefixed_env("BATON") would store it as plain "ENV".
-    for name in ("REDIS_URL", "SECRET_KEY", "BATON_ENV"):
+    for name in ("REDIS_URL", "SECRET_KEY", "BATON_ENV", "MAIL_SERVER", "MAIL_PORT"):
         if environ.get(name):
             values[name] = environ[name]
     return values

@@ -3,11 +3,13 @@
 from rq import cron
 
 from baton.workers.jobs.clocks import sweep_due_referrals
-from baton.workers.queues import ESCALATIONS
+from baton.workers.jobs.email import deliver_pending_emails
+from baton.workers.queues import DEFAULT, ESCALATIONS
 
 # (job, queue, every N seconds)
 SCHEDULE = [
     (sweep_due_referrals, ESCALATIONS, 60),
+    (deliver_pending_emails, DEFAULT, 60),
 ]
 
 

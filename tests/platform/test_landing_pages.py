@@ -26,3 +26,9 @@ def test_provider_portal_lists_referrals_addressed_to_it(world, login_as):
     page = login_as("intake@pa.test").get("/provider").text
     assert "Referrals addressed to you <small>1</small>" in page
     assert "District A" in page
+
+
+def test_notifications_page_shows_the_leads_escalation_notice(world, login_as):
+    page = login_as("escalation_lead@a.test").get("/notifications").text
+    assert "New escalation (manual)" in page
+    assert "New escalation" not in login_as("navigator@a.test").get("/notifications").text

@@ -50,11 +50,15 @@ def _send(app, world, *, high_need=False, at=T0):
         return referral.id, caregiver.id
 
 
-def _tick(app, world, referral_id, at):
+def _tick(app, world, referral_id, at, *, nudges: bool = False):
+    """Run the clock for one referral at ``at``; by default only escalations and bounce
+    decisions are returned (the attempt prompts and reminders have tests of their own)."""
     with app.app_context(), travel_to(at), job_scope(world.tenant_a.id, "test: clock"):
         done = clock.apply_due_clocks(referral_id, at)
         db.session.commit()
+    if nudges:
         return done
+    return [d for d in done if not d.startswith(("attempt-prompt", "appointment-reminder"))]
 
 
 def _escalations(owner_engine, referral_id) -> list[str]:
@@ -213,3 +217,109 @@ def test_flushing_redis_loses_nothing(app, world, database, owner_engine, redis_
 def test_worker_health_reports_no_live_worker(database, redis_client):
     result = _baton(database, "health", "worker")
     assert result.returncode == 1 and "no live worker" in result.stderr
+
+
+def _notifications(owner_engine, referral_id, kind) -> list[str]:
+    with owner_engine.connect() as conn:
+        return (
+            conn.execute(
+                text(
+                    "SELECT text FROM notifications WHERE referral_id = :r"
+                    " AND kind = :k ORDER BY created_at"
+                ),
+                {"r": referral_id, "k": kind},
+            )
+            .scalars()
+            .all()
+        )
+
+
+def test_day_one_and_day_two_attempt_prompts(app, world, owner_engine):
+    referral_id, caregiver_id = _send(app, world)
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=3), nudges=True) == []
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=4, minutes=1), nudges=True) == [
+        "attempt-prompt-day-1"
+    ]
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=26), nudges=True) == [
+        "contact-overdue",
+        "attempt-prompt-day-2",
+    ]
+    assert _notifications(owner_engine, referral_id, "attempt-prompt") == [
+        "Day 1: 0 of 2 contact attempts made.",
+        "Day 2: make one more attempt and loop back with the provider.",
+    ]
+
+
+def test_no_prompt_once_the_family_is_reached(app, world, owner_engine):
+    referral_id, caregiver_id = _send(app, world)
+    with (
+        app.app_context(),
+        travel_to(T0 + timedelta(hours=1)),
+        acting_as(principal_of("navigator@a.test")),
+    ):
+        contact.log_attempt(
+            referral_id, caregiver_id=caregiver_id, channel="phone", outcome="reached"
+        )
+        db.session.commit()
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=5), nudges=True) == []
+    assert _notifications(owner_engine, referral_id, "attempt-prompt") == []
+
+
+def test_reminder_the_day_before_the_appointment(app, world, owner_engine):
+    referral_id, _ = _send(app, world)
+    appointment = T0 + timedelta(days=4, hours=2)
+    with (
+        app.app_context(),
+        travel_to(T0 + timedelta(hours=2)),
+        acting_as(principal_of("intake@pa.test")),
+    ):
+        referrals.transition_referral(referral_id, "accepted")
+        referrals.transition_referral(
+            referral_id, "scheduled", appointment=referrals.Appointment(at=appointment)
+        )
+        db.session.commit()
+    assert "appointment-reminder" not in _tick(
+        app, world, referral_id, appointment - timedelta(days=1, minutes=5), nudges=True
+    )
+    assert "appointment-reminder" in _tick(
+        app, world, referral_id, appointment - timedelta(hours=23), nudges=True
+    )
+    assert len(_notifications(owner_engine, referral_id, "appointment-reminder")) == 1
+
+
+def test_school_holidays_do_not_count_when_the_district_says_so(app, world, owner_engine):
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE tenant_settings SET count_holidays = false,"
+                " holidays = '[\"2026-11-03\"]' WHERE tenant_id = :t"
+            ),
+            {"t": world.tenant_a.id},
+        )
+    referral_id, _ = _send(app, world)  # Monday; Tuesday is a holiday
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=25)) == []
+    assert _tick(app, world, referral_id, T0 + timedelta(hours=48, minutes=1)) == [
+        "contact-overdue"
+    ]
+
+
+def test_attending_the_first_appointment_closes_open_escalations(app, world, owner_engine):
+    referral_id, _ = _send(app, world)
+    _tick(app, world, referral_id, T0 + timedelta(hours=25))
+    with (
+        app.app_context(),
+        travel_to(T0 + timedelta(days=2)),
+        acting_as(principal_of("intake@pa.test")),
+    ):
+        referrals.transition_referral(referral_id, "accepted")
+        referrals.transition_referral(
+            referral_id, "scheduled", appointment=referrals.Appointment(at=T0 + timedelta(days=3))
+        )
+        referrals.transition_referral(referral_id, "first-appointment-attended")
+        db.session.commit()
+    with owner_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT status, resolution FROM escalations WHERE referral_id = :r"),
+            {"r": referral_id},
+        ).all()
+    assert [tuple(r) for r in rows] == [("closed", "connected")]

@@ -43,6 +43,7 @@ def init_api(app: Flask) -> None:
         directory,
         docs,
         escalations,
+        notifications,
         referrals,
         settings,
         students,
@@ -80,6 +81,7 @@ def init_api(app: Flask) -> None:
         crisis,
         settings,
         directory,
+        notifications,
     ):
         csrf.exempt(module.blp)  # cookie callers are checked in api.auth; bearer needs none
         api.register_blueprint(module.blp)

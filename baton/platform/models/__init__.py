@@ -17,6 +17,7 @@ from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
 from baton.platform.models.referrals import Referral, ReferralEvent
+from baton.platform.models.rollups import CountyRollup, DistrictRollup, RollupWatermark
 from baton.platform.models.settings import TenantSettings
 from baton.platform.models.students import Caregiver, Student
 
@@ -27,11 +28,14 @@ __all__ = [
     "Concern",
     "Consent",
     "ContactAttempt",
+    "CountyRollup",
     "CrisisRecord",
+    "DistrictRollup",
     "Escalation",
     "IdempotencyRecord",
     "Referral",
     "ReferralEvent",
+    "RollupWatermark",
     "ServiceLog",
     "TenantSettings",
     "TriageChecklist",

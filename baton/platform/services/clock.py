@@ -1,20 +1,22 @@
-"""The contact clock, acted on when due: escalations for non-connection and the day-3 bounce
-decision. Sweeps select only referrals whose ``next_due_at`` has passed; each referral is
-then handled under a row lock, and every due timestamp is consumed in the same transaction
-as its effect, so each effect happens once however many sweeps and workers race."""
+"""The contact clock, acted on when due: attempt prompts, escalations for non-connection,
+the day-3 bounce decision and appointment reminders. Sweeps select only referrals whose
+``next_due_at`` has passed; each referral is then handled under a row lock, and every due
+timestamp is consumed in the same transaction as its effect, so each effect happens once
+however many sweeps and workers race."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from baton.platform import lifecycle
 from baton.platform.extensions import db
-from baton.platform.models import Referral
+from baton.platform.models import ContactAttempt, Referral
 from baton.platform.services.navigation import open_escalation
 from baton.platform.services.notifications import notify
+from baton.platform.services.settings import tenant_settings
 from baton.tenants.context import require_principal
 from baton.tenants.scoping import scoped
 
@@ -39,7 +41,9 @@ def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
     - contact not confirmed by ``contact_due_at``: escalation ``contact-overdue``;
     - high-need and not scheduled by ``schedule_due_at``: escalation ``high-need-unscheduled``;
     - no contact by ``bounce_due_at`` (day 3): the referral awaits a bounce decision, and
-      the navigator who sent it is told (bouncing needs a person's reason).
+      the navigator who sent it is told (bouncing needs a person's reason);
+    - ``attempt_prompt_due_at``: day-1 and day-2 nudges to make the contact attempts;
+    - ``reminder_due_at``: the day before the intake appointment, remind the navigator.
     A referral locked by another worker is skipped; that worker does the work.
     """
     referral = db.session.scalars(
@@ -68,29 +72,68 @@ def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
                 referral.created_by,
                 "bounce-decision",
                 "Day 3 without contact: record a bounce reason and the next action.",
-                referral_id=referral.id,
+                referral,
             )
             done.append("bounce-decision")
+    if _due(referral.attempt_prompt_due_at, now):
+        done += _prompt_attempts(referral, now)
+    if _due(referral.reminder_due_at, now):
+        referral.reminder_due_at = None
+        notify(
+            referral.created_by,
+            "appointment-reminder",
+            "An intake appointment is tomorrow: remind the family and check for barriers.",
+            referral,
+        )
+        done.append("appointment-reminder")
     referral.refresh_next_due()
     db.session.flush()
     return done
 
 
-def _due(moment: datetime | None, now: datetime) -> bool:
-    if moment is None:
-        return False
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        from datetime import UTC
+def _prompt_attempts(referral: Referral, now: datetime) -> list[str]:
+    """Day 1: nudge until the day's attempts are made; day 2: one more attempt and a
+    loop-back with the provider. Nothing once contact is confirmed."""
+    referral.attempt_prompt_due_at = None
+    if referral.contact_confirmed_at is not None or referral.sent_at is None:
+        return []
+    settings = tenant_settings(referral.tenant_id)
+    made = db.session.scalar(
+        select(func.count())
+        .select_from(ContactAttempt)
+        .where(
+            ContactAttempt.tenant_id == referral.tenant_id,
+            ContactAttempt.referral_id == referral.id,
+        )
+    )
+    day_two = _aware(referral.sent_at) + timedelta(days=1)
+    if now < day_two:
+        referral.attempt_prompt_due_at = day_two
+        if made < settings.day1_attempts:
+            notify(
+                referral.created_by,
+                "attempt-prompt",
+                f"Day 1: {made} of {settings.day1_attempts} contact attempts made.",
+                referral,
+            )
+            return ["attempt-prompt-day-1"]
+        return []
+    notify(
+        referral.created_by,
+        "attempt-prompt",
+        "Day 2: make one more attempt and loop back with the provider.",
+        referral,
+    )
+    return ["attempt-prompt-day-2"]
 
-        moment = moment.replace(tzinfo=UTC)
-    return moment <= now
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite: naive UTC
+
+
+def _due(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and _aware(moment) <= now
 
 
 def _escalate(referral: Referral, kind: str, reason: str) -> None:
-    escalation = open_escalation(referral.id, reason=reason, kind=kind)
-    notify(
-        escalation.assigned_to,
-        "escalation",
-        f"New escalation: {reason.lower()}.",
-        referral_id=referral.id,
-    )
+    open_escalation(referral.id, reason=reason, kind=kind)  # notifies the lead

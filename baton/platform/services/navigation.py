@@ -11,6 +11,7 @@ from baton.platform.models import Barrier, Escalation, ServiceLog
 from baton.platform.models.base import utcnow
 from baton.platform.services.audit import record_audit
 from baton.platform.services.common import require_permission, user_id
+from baton.platform.services.notifications import notify
 from baton.platform.services.referrals import access_referral
 from baton.platform.services.settings import designated_lead_id
 from baton.platform.services.students import access_student
@@ -92,6 +93,12 @@ def open_escalation(
     )
     db.session.add(escalation)
     db.session.flush()
+    notify(
+        escalation.assigned_to,
+        "escalation",
+        f"New escalation ({kind.replace('-', ' ')}): a referral needs your attention.",
+        referral,
+    )
     record_audit(
         "create",
         "escalation",

@@ -1,30 +1,31 @@
-"""In-app notifications for staff."""
+"""In-app notifications for staff; each is also an e-mail waiting in the outbox."""
 
 from __future__ import annotations
 
 import uuid
 
 from baton.platform.extensions import db
-from baton.platform.models import Notification
+from baton.platform.models import Notification, Referral
 from baton.platform.models.base import utcnow
 from baton.platform.services.common import user_id
-from baton.tenants.context import require_principal
 from baton.tenants.scoping import scoped
 
 
 def notify(
-    recipient_id: uuid.UUID | None, kind: str, text: str, *, referral_id: uuid.UUID | None = None
+    recipient_id: uuid.UUID | None, kind: str, text: str, referral: Referral
 ) -> Notification | None:
-    """Queue a notification for one person, in the caller's transaction. ``text`` must say
-    no more about the student than the recipient may see (staff of the same district)."""
+    """Queue a notification about ``referral`` for one person of its district, in the
+    caller's transaction. ``text`` must say no more about the student than that person may
+    see; the e-mail that follows says nothing about the student at all."""
     if recipient_id is None:
         return None
     row = Notification(
         user_id=recipient_id,
         kind=kind,
         text=text[:300],
-        referral_id=referral_id,
-        tenant_id=require_principal().tenant_id,
+        referral_id=referral.id,
+        tenant_id=referral.tenant_id,
+        email_status="pending",
     )
     db.session.add(row)
     return row
@@ -38,6 +39,7 @@ def my_notifications(*, unread_only: bool = True, limit: int = 50) -> list[Notif
 
 
 def mark_read(notification_ids: list[uuid.UUID]) -> int:
+    """Mark the caller's own notifications read; others' ids are ignored."""
     rows = db.session.scalars(
         scoped(Notification).where(
             Notification.id.in_(notification_ids), Notification.user_id == user_id()

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_
 
 from baton.platform import lifecycle
+from baton.platform.calendar import advance, parse_holidays
 from baton.platform.errors import (
     ConsentRequired,
     InvalidInput,
@@ -33,6 +34,7 @@ from baton.platform.models.base import utcnow
 from baton.platform.services.audit import record_audit, record_list_read
 from baton.platform.services.common import actor_kind, require_permission, user_id
 from baton.platform.services.consent import active_consent, consent_allows
+from baton.platform.services.escalations import resolve_escalations
 from baton.platform.services.settings import tenant_settings
 from baton.platform.services.students import access_student
 from baton.tenants.context import require_principal
@@ -151,6 +153,11 @@ def send_referral(referral_id: uuid.UUID, *, expected_version: int | None = None
     return transition_referral(referral_id, "sent", expected_version=expected_version)
 
 
+REMINDER_BEFORE = timedelta(days=1)
+# Reaching these confirms the family connected: open escalations close themselves.
+CONNECTED = frozenset({"first-appointment-attended", "engaged"})
+
+
 @dataclass
 class Appointment:
     at: datetime
@@ -261,47 +268,55 @@ def _apply(referral, source, target, reason, appointment, redirected_to) -> None
         referral.family_contact = appointment.family_contact
         referral.ever_scheduled = True
         referral.schedule_due_at = None
+        reminder = appointment.at - REMINDER_BEFORE
+        referral.reminder_due_at = reminder if reminder > now else None
     elif target == "bounced":
         referral.status_before_bounce = source
         referral.bounce_due_at = None
         referral.bounce_decision_due_since = None
     if source == "bounced" and target != "bounced":
         referral.status_before_bounce = None
+    if target in CONNECTED:
+        resolve_escalations(referral, "connected")
     if target in lifecycle.TERMINAL:
         referral.closed_at = now
         referral.close_reason = reason
         referral.contact_due_at = referral.schedule_due_at = referral.bounce_due_at = None
+        referral.attempt_prompt_due_at = referral.reminder_due_at = None
+        if target == "closed-alternative-plan":
+            resolve_escalations(referral, "alternative-plan")
 
 
 def _start_clock(referral: Referral, now: datetime) -> None:
-    """Due timestamps from the district's time standards (weekends skipped if so set)."""
+    """Due timestamps from the district's time standards and calendar."""
+    after = _calendar(referral)
     settings = tenant_settings(referral.tenant_id)
     referral.sent_at = now
-    referral.contact_due_at = advance(
-        now, timedelta(hours=settings.contact_standard_hours), settings.count_weekends
-    )
-    referral.bounce_due_at = advance(
-        now, timedelta(days=settings.bounce_after_days - 1), settings.count_weekends
-    )
+    referral.contact_due_at = after(now, timedelta(hours=settings.contact_standard_hours))
+    referral.bounce_due_at = after(now, timedelta(days=settings.bounce_after_days - 1))
+    referral.attempt_prompt_due_at = now + ATTEMPT_PROMPT_AFTER
     if referral.high_need:
-        referral.schedule_due_at = advance(
-            now, timedelta(days=settings.high_need_schedule_days), settings.count_weekends
+        referral.schedule_due_at = after(now, timedelta(days=settings.high_need_schedule_days))
+
+
+ATTEMPT_PROMPT_AFTER = timedelta(hours=4)  # time for the day-1 attempts before a nudge
+
+
+def _calendar(referral: Referral):
+    """``after(start, delta)`` under the district's calendar settings."""
+    settings = tenant_settings(referral.tenant_id)
+    holidays = parse_holidays(settings.holidays)
+
+    def after(start: datetime, delta: timedelta) -> datetime:
+        return advance(
+            start,
+            delta,
+            count_weekends=settings.count_weekends,
+            count_holidays=settings.count_holidays,
+            holidays=holidays,
         )
 
-
-def advance(start: datetime, delta: timedelta, count_weekends: bool) -> datetime:
-    """``start + delta``, pushed past Saturdays and Sundays when weekends do not count."""
-    end = start + delta
-    if count_weekends:
-        return end
-    day = start
-    while day.date() < end.date():
-        day += timedelta(days=1)
-        if day.weekday() >= 5:
-            end += timedelta(days=1)
-    while end.weekday() >= 5:
-        end += timedelta(days=1)
-    return end
+    return after
 
 
 def _append_event(

@@ -3,7 +3,7 @@
 from flask import Blueprint, render_template
 
 from baton.platform.auth import login_required
-from baton.platform.services import navigation, referrals
+from baton.platform.services import navigation, notifications, referrals
 
 bp = Blueprint("home", __name__)
 
@@ -25,3 +25,10 @@ def tracker():
 @login_required("escalation.manage")
 def escalations():
     return render_template("home/escalations.html", rows=navigation.list_escalations("open"))
+
+
+@bp.get("/notifications")
+@login_required("referral.read")
+def notifications_page():
+    return render_template("home/notifications.html", rows=notifications.my_notifications(
+        unread_only=False))

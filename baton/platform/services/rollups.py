@@ -1,0 +1,283 @@
+"""Metric rollups: count status events into weekly district rows, reconcile, sum per county.
+
+All of it is cross-tenant maintenance: every function requires an unbound system principal
+(``system_scope("why")``), reads the event log of every district and writes rollup rows for
+every district, under the rollup watermark's row lock so runs take turns. The statements
+are set-based (INSERT ... SELECT ... GROUP BY), built with SQLAlchemy Core: an upsert with
+ON CONFLICT on PostgreSQL and SQLite alike. How the cursor avoids double counting, and what
+the reconcile is there to catch, is in ``baton.platform.models.rollups``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import (
+    Date,
+    and_,
+    cast,
+    delete,
+    except_,
+    false,
+    func,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement, Select
+
+from baton.platform.errors import Forbidden
+from baton.platform.extensions import db
+from baton.platform.models import (
+    CountyRollup,
+    DistrictRollup,
+    Referral,
+    ReferralEvent,
+    RollupWatermark,
+    Student,
+    Tenant,
+)
+from baton.platform.models.base import utcnow
+from baton.tenants.context import require_principal
+
+# How long an event waits before it is counted: time for the transaction that flushed it to
+# commit. Events that turn up later than this are left to the reconcile.
+SAFETY_LAG = timedelta(minutes=5)
+WATERMARK = "district_rollups"
+
+EVENTS = ReferralEvent.__table__
+REFERRALS = Referral.__table__
+STUDENTS = Student.__table__
+DISTRICT = DistrictRollup.__table__
+COUNTY = CountyRollup.__table__
+WATERMARKS = RollupWatermark.__table__
+TENANTS = Tenant.__table__
+
+SHARED_KEYS = ("provider_id", "tier", "preferred_language", "disability_or_iep", "grade")
+DISTRICT_KEYS = ("tenant_id", "week_start", "school_id", *SHARED_KEYS, "to_status")
+COUNTY_KEYS = ("county_id", "week_start", "tenant_id", *SHARED_KEYS, "to_status")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one incremental run counted: how many events, and the weeks they fell in."""
+
+    events: int
+    first_week: date | None = None
+    last_week: date | None = None
+
+
+@dataclass(frozen=True)
+class Synced:
+    """Rows a rebuild changed: removed (wrong or extra) and written (corrected or missing)."""
+
+    first_week: date
+    last_week: date
+    removed: int
+    written: int
+
+
+def week_of(moment: date | datetime) -> date:
+    """The Monday (UTC) starting the week of ``moment``; naive datetimes are taken as UTC."""
+    if isinstance(moment, datetime):
+        moment = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+    return moment - timedelta(days=moment.weekday())
+
+
+def apply_new_events(limit: int = 100_000, *, lag: timedelta = SAFETY_LAG) -> Applied:
+    """Count the next ``limit`` events past the watermark into the district rollups.
+
+    Only events at least ``lag`` old are taken, in ``(at, id)`` order; their counts are added
+    to the matching rows (upsert) and the watermark moves to the last one, in one
+    transaction. Raises Forbidden outside an unbound system scope.
+    """
+    _require_system()
+    mark = _lock_watermark()
+    after = _past(mark)
+    batch = (
+        select(EVENTS.c.at, EVENTS.c.id)
+        .where(after, EVENTS.c.at <= utcnow() - lag)
+        .order_by(EVENTS.c.at, EVENTS.c.id)
+        .limit(limit)
+        .subquery()
+    )
+    last = db.session.execute(
+        select(batch.c.at, batch.c.id, func.count().over(), func.min(batch.c.at).over())
+        .order_by(batch.c.at.desc(), batch.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return Applied(0)
+    last_at, last_id, count, first_at = last
+    counted = _district_counts(and_(after, tuple_(EVENTS.c.at, EVENTS.c.id) <= (last_at, last_id)))
+    upsert = _insert(DISTRICT).from_select([*DISTRICT_KEYS, "events"], counted)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=list(DISTRICT_KEYS),
+        set_={"events": DISTRICT.c.events + upsert.excluded.events},
+    )
+    db.session.execute(upsert)
+    db.session.execute(
+        update(WATERMARKS)
+        .where(WATERMARKS.c.name == WATERMARK)
+        .values(at=last_at, event_id=last_id, updated_at=utcnow())
+    )
+    return Applied(count, week_of(first_at), week_of(last_at))
+
+
+def reconcile(window_start: date, window_end: date) -> Synced:
+    """Rebuild the district rollups of every week from ``window_start``'s to ``window_end``'s
+    from the event log, and correct the rows that drifted.
+
+    Counts only events at or behind the watermark (the incremental path counts the rest), so
+    events it skipped because they committed late are counted here, once. Only rows that
+    differ are rewritten. Raises Forbidden outside an unbound system scope.
+    """
+    _require_system()
+    first, last = week_of(window_start), week_of(window_end)
+    mark = _lock_watermark()
+    if mark.at is None:  # nothing rolled up yet: the rollups must be empty
+        counted_so_far: ColumnElement[bool] = false()
+    else:
+        counted_so_far = tuple_(EVENTS.c.at, EVENTS.c.id) <= (mark.at, mark.event_id)
+    in_window = and_(
+        EVENTS.c.at >= datetime.combine(first, time(), UTC),
+        EVENTS.c.at < datetime.combine(last + timedelta(days=7), time(), UTC),
+        counted_so_far,
+    )
+    current = select(*(DISTRICT.c[k] for k in DISTRICT_KEYS), DISTRICT.c.events).where(
+        DISTRICT.c.week_start.between(first, last)
+    )
+    removed, written = _sync(DISTRICT, DISTRICT_KEYS, current, _district_counts(in_window))
+    return Synced(first, last, removed, written)
+
+
+def rebuild_county_rollups(first_week: date, last_week: date) -> Synced:
+    """Make the county rollups of the weeks from ``first_week``'s to ``last_week``'s the sums
+    of their districts' rollups (a district counts in the county it belongs to now).
+
+    Only rows that differ are rewritten. Raises Forbidden outside an unbound system scope.
+    """
+    _require_system()
+    first, last = week_of(first_week), week_of(last_week)
+    _lock_watermark()
+    sources = {
+        "county_id": TENANTS.c.county_id,
+        **{k: DISTRICT.c[k] for k in COUNTY_KEYS if k != "county_id"},
+    }
+    wanted = (
+        select(*sources.values(), func.sum(DISTRICT.c.events))
+        .select_from(DISTRICT.join(TENANTS, TENANTS.c.id == DISTRICT.c.tenant_id))
+        .where(DISTRICT.c.week_start.between(first, last))
+        .group_by(*sources.values())
+    )
+    current = select(*(COUNTY.c[k] for k in COUNTY_KEYS), COUNTY.c.events).where(
+        COUNTY.c.week_start.between(first, last)
+    )
+    removed, written = _sync(COUNTY, COUNTY_KEYS, current, wanted)
+    return Synced(first, last, removed, written)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _require_system() -> None:
+    if not require_principal().unbound_system:
+        raise Forbidden("rollups are cross-tenant maintenance: run them in system_scope()")
+
+
+def _lock_watermark():
+    """The watermark row, locked until the transaction ends (created on first use)."""
+    locked = (
+        select(WATERMARKS.c.at, WATERMARKS.c.event_id)
+        .where(WATERMARKS.c.name == WATERMARK)
+        .with_for_update()
+    )
+    row = db.session.execute(locked).first()
+    if row is None:
+        db.session.execute(
+            _insert(WATERMARKS)
+            .values(name=WATERMARK, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        row = db.session.execute(locked).one()
+    return row
+
+
+def _past(mark) -> ColumnElement[bool]:
+    """Events after the watermark in (at, id) order."""
+    if mark.at is None:
+        return true()
+    return tuple_(EVENTS.c.at, EVENTS.c.id) >= (mark.at, mark.event_id)
+
+
+def _insert(table):
+    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def _week_start(at) -> ColumnElement[date]:
+    """The Monday (UTC) of the week of a timestamp column, in SQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        week = func.date_trunc(literal_column("'week'"), func.timezone(literal_column("'UTC'"), at))
+        return cast(week, Date)
+    # SQLite keeps UTC timestamps as text: forward to Sunday (or stay), back six days.
+    return func.date(at, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+
+
+def _district_counts(where: ColumnElement[bool]) -> Select:
+    """Events matching ``where`` counted per district rollup key, with the referral's and the
+    student's dimensions, in DISTRICT_KEYS order then the count."""
+    per_event = (
+        select(
+            EVENTS.c.tenant_id,
+            _week_start(EVENTS.c.at).label("week_start"),
+            STUDENTS.c.school_id,
+            REFERRALS.c.provider_id,
+            REFERRALS.c.tier,
+            STUDENTS.c.preferred_language,
+            STUDENTS.c.disability_or_iep,
+            STUDENTS.c.grade,
+            EVENTS.c.to_status,
+        )
+        .select_from(
+            EVENTS.join(
+                REFERRALS,
+                and_(
+                    REFERRALS.c.tenant_id == EVENTS.c.tenant_id,
+                    REFERRALS.c.id == EVENTS.c.referral_id,
+                ),
+            ).join(
+                STUDENTS,
+                and_(
+                    STUDENTS.c.tenant_id == REFERRALS.c.tenant_id,
+                    STUDENTS.c.id == REFERRALS.c.student_id,
+                ),
+            )
+        )
+        .where(where)
+        .subquery("per_event")
+    )
+    keys = [per_event.c[k] for k in DISTRICT_KEYS]
+    return select(*keys, func.count().label("events")).group_by(*keys)
+
+
+def _sync(table, keys: tuple[str, ...], current: Select, wanted: Select) -> tuple[int, int]:
+    """Make the rows ``current`` selects equal those ``wanted`` computes: delete rows that are
+    wrong or extra, then insert what is missing. Returns (removed, written)."""
+    wrong = except_(current, wanted).subquery("wrong")
+    removed = db.session.execute(
+        delete(table).where(
+            tuple_(*(table.c[k] for k in keys)).in_(select(*(wrong.c[k] for k in keys)))
+        )
+    ).rowcount
+    missing = except_(wanted, current)
+    written = db.session.execute(
+        table.insert().from_select([*keys, "events"], missing),
+        execution_options={"preserve_rowcount": True},  # INSERT rowcount is dropped otherwise
+    ).rowcount
+    return removed, written
