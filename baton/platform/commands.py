@@ -146,6 +146,32 @@ def seed_demo(students):
         click.echo(f"  {email:<36} {label}")
 
 
+@click.command("simulate")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365))
+@click.option(
+    "--per-day",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="new referrals per district per day",
+)
+@with_appcontext
+def simulate_command(days, per_day):
+    """Drive a realistic stretch of days through the services and the clock (development)."""
+    import random
+
+    from flask import current_app
+
+    from baton.platform.simulate import simulate
+
+    if current_app.config["BATON_ENV"] not in ("development", "test"):
+        raise click.UsageError("simulation is only for development; BATON_ENV is production")
+    counts = _run(
+        "cli: simulate", lambda: simulate(random.Random(days), days=days, per_day=per_day)
+    )
+    click.echo(", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()))
+
+
 def register(group: click.Group) -> None:
     for command in (
         create_county,
@@ -155,5 +181,6 @@ def register(group: click.Group) -> None:
         create_partnership,
         create_user,
         seed_demo,
+        simulate_command,
     ):
         group.add_command(command)

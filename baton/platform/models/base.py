@@ -18,6 +18,13 @@ def utcnow() -> datetime:
     return _frozen.get() or datetime.now(UTC)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they are stored as UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 @contextmanager
 def travel_to(moment: datetime) -> Iterator[datetime]:
     token = _frozen.set(moment)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.platform.extensions import db
-from baton.platform.models.base import timestamp, utcnow, uuid_pk
+from baton.platform.models.base import as_utc, timestamp, utcnow, uuid_pk
 from baton.tenants.scoping import TenantKeyed
 
 aware = DateTime(timezone=True)
@@ -100,7 +100,7 @@ class Referral(TenantKeyed, db.Model):
             )
             if d
         ]
-        self.next_due_at = min(dues) if dues else None
+        self.next_due_at = min(as_utc(d) for d in dues) if dues else None
 
 
 def _referral_for_provider(cls, provider_id):

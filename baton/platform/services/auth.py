@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from baton.platform.errors import AccountLocked, LoginRefused
 from baton.platform.extensions import db
 from baton.platform.models import Membership, Partnership, User
-from baton.platform.models.base import utcnow
+from baton.platform.models.base import as_utc, utcnow
 from baton.platform.permissions import ROLES
 from baton.platform.services.audit import record_audit
 from baton.tenants.context import Principal, system_scope
@@ -31,13 +31,6 @@ def use_cheap_hashing() -> None:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def _as_aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they are stored as UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def authenticate(
@@ -63,7 +56,7 @@ def authenticate(
                 detail={"email": email.strip().lower()[:254]},
             )
         raise LoginRefused()
-    if _as_aware(user.locked_until) and _as_aware(user.locked_until) > now:
+    if as_utc(user.locked_until) and as_utc(user.locked_until) > now:
         _audit_login(user, "login-refused-locked", surface)
         raise AccountLocked()
     if not _verify(user.password_hash, password):

@@ -7,13 +7,14 @@ however many sweeps and workers race."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from baton.platform import lifecycle
 from baton.platform.extensions import db
 from baton.platform.models import ContactAttempt, Referral
+from baton.platform.models.base import as_utc
 from baton.platform.services.navigation import open_escalation
 from baton.platform.services.notifications import notify
 from baton.platform.services.settings import tenant_settings
@@ -106,7 +107,7 @@ def _prompt_attempts(referral: Referral, now: datetime) -> list[str]:
             ContactAttempt.referral_id == referral.id,
         )
     )
-    day_two = _aware(referral.sent_at) + timedelta(days=1)
+    day_two = as_utc(referral.sent_at) + timedelta(days=1)
     if now < day_two:
         referral.attempt_prompt_due_at = day_two
         if made < settings.day1_attempts:
@@ -127,12 +128,8 @@ def _prompt_attempts(referral: Referral, now: datetime) -> list[str]:
     return ["attempt-prompt-day-2"]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite: naive UTC
-
-
 def _due(moment: datetime | None, now: datetime) -> bool:
-    return moment is not None and _aware(moment) <= now
+    return moment is not None and as_utc(moment) <= now
 
 
 def _escalate(referral: Referral, kind: str, reason: str) -> None:

@@ -30,7 +30,7 @@ from baton.platform.models import (
     ReferralEvent,
     Service,
 )
-from baton.platform.models.base import utcnow
+from baton.platform.models.base import as_utc, utcnow
 from baton.platform.services.audit import record_audit, record_list_read
 from baton.platform.services.common import actor_kind, require_permission, user_id
 from baton.platform.services.consent import active_consent, consent_allows
@@ -442,15 +442,9 @@ def tracker(limit: int = 200) -> list[TrackerRow]:
     )
     rows = [
         TrackerRow(
-            r, f"{first} {last}", provider, bool(r.next_due_at and _aware(r.next_due_at) < now)
+            r, f"{first} {last}", provider, bool(r.next_due_at and as_utc(r.next_due_at) < now)
         )
         for r, first, last, provider in db.session.execute(stmt).all()
     ]
     record_list_read("referral", [row.referral for row in rows])
     return rows
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
