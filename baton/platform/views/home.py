@@ -30,5 +30,6 @@ def escalations():
 @bp.get("/notifications")
 @login_required("referral.read")
 def notifications_page():
-    return render_template("home/notifications.html", rows=notifications.my_notifications(
-        unread_only=False))
+    return render_template(
+        "home/notifications.html", rows=notifications.my_notifications(unread_only=False)
+    )
