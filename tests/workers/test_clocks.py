@@ -323,3 +323,62 @@ def test_attending_the_first_appointment_closes_open_escalations(app, world, own
             {"r": referral_id},
         ).all()
     assert [tuple(r) for r in rows] == [("closed", "connected")]
+
+
+def test_a_worker_killed_mid_job_retries_and_the_effect_happens_once(
+    app, world, database, owner_engine, redis_client
+):
+    import signal
+    import time
+
+    from rq import Queue
+    from rq.job import Job
+
+    from baton.workers.queues import ESCALATIONS, RETRY
+    from tests.workers.slow_jobs import apply_clocks_then_pause
+
+    _make_due(owner_engine, world.referral_a.id)
+    queue = Queue(ESCALATIONS, connection=redis_client)
+    job = queue.enqueue(
+        apply_clocks_then_pause, str(world.tenant_a.id), str(world.referral_a.id), 4.0, retry=RETRY
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.app_url,
+        "REDIS_URL": REDIS_URL,
+        "BATON_ENV": "test",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "PYTHONPATH": str(ROOT),  # the worker imports this test's job module
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "baton"), "worker", ESCALATIONS],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        horse = _wait_for(
+            lambda: (Job.fetch(job.id, connection=redis_client).meta.get("pids") or [None])[0], 30
+        )
+        time.sleep(1.0)  # inside the pause: the escalation is written, not committed
+        os.kill(horse, signal.SIGKILL)
+        _wait_for(lambda: Job.fetch(job.id, connection=redis_client).get_status() == "finished", 60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    runs = Job.fetch(job.id, connection=redis_client).meta["pids"]
+    assert len(runs) == 2 and runs[0] == horse  # killed once, then retried to the end
+    assert _escalations(owner_engine, world.referral_a.id) == ["contact-overdue", "manual"]
+
+
+def _wait_for(probe, seconds: float):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
