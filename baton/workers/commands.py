@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -36,7 +37,10 @@ def worker(burst, queues):
         raise click.UsageError(
             f"unknown queue(s) {', '.join(sorted(unknown))}; queues: {', '.join(ALL)}"
         )
-    Worker(list(queues or ALL), connection=_redis()).work(burst=burst, with_scheduler=True)
+    # A short TTL makes idle workers heartbeat often enough for the health probe.
+    Worker(list(queues or ALL), connection=_redis(), worker_ttl=60).work(
+        burst=burst, with_scheduler=True
+    )
 
 
 @click.command("cron")
@@ -72,10 +76,11 @@ def health(role):
     connection = _redis()
     now = time.time()
     if role == "worker":
+        # This host's workers only: a pod's probe must not pass on another pod's heartbeat.
         beats = [
             w.last_heartbeat.timestamp()
             for w in Worker.all(connection=connection)
-            if w.last_heartbeat
+            if w.last_heartbeat and w.hostname == socket.gethostname()
         ]
     else:
         beats = [

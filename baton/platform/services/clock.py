@@ -52,6 +52,14 @@ def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
     ).first()
     if referral is None or referral.status not in lifecycle.OPEN:
         return []
+    with db.session.no_autoflush:  # one UPDATE of the referral, at the end
+        done = _act(referral, now)
+    referral.refresh_next_due()
+    db.session.flush()
+    return done
+
+
+def _act(referral: Referral, now: datetime) -> list[str]:
     done = []
     if _due(referral.contact_due_at, now):
         referral.contact_due_at = None
@@ -87,8 +95,6 @@ def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
             referral,
         )
         done.append("appointment-reminder")
-    referral.refresh_next_due()
-    db.session.flush()
     return done
 
 

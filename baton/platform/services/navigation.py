@@ -84,6 +84,10 @@ def open_escalation(
     if kind not in ESCALATION_KINDS:
         raise InvalidInput(fields={"kind": f"one of {', '.join(ESCALATION_KINDS)}"})
     escalation = Escalation(
+        id=uuid.uuid4(),  # known now: no flush needed before the audit row
+        opened_at=utcnow(),
+        status="open",
+        actions=[],
         tenant_id=referral.tenant_id,
         referral_id=referral.id,
         kind=kind,
@@ -92,7 +96,6 @@ def open_escalation(
         opened_by=user_id(),
     )
     db.session.add(escalation)
-    db.session.flush()
     notify(
         escalation.assigned_to,
         "escalation",

@@ -211,7 +211,7 @@ def _past(mark) -> ColumnElement[bool]:
     """Events after the watermark in (at, id) order."""
     if mark.at is None:
         return true()
-    return tuple_(EVENTS.c.at, EVENTS.c.id) >= (mark.at, mark.event_id)
+    return tuple_(EVENTS.c.at, EVENTS.c.id) > (mark.at, mark.event_id)
 
 
 def _insert(table):
