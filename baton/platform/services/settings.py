@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
 from baton.platform.models import TenantSettings, TriageChecklist
 from baton.platform.services.common import require_permission, user_id
+from baton.tenants.context import require_principal
 from baton.tenants.scoping import scoped
 
 DEFAULT_QUESTIONS = [
@@ -51,13 +53,31 @@ DEFAULT_HIGH_NEED = [
 TIERS = ("A", "B", "C")
 
 
+MEMOS = ("tenant_settings", "first_lead")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    """A rolled-back transaction may have created what the memos hold."""
+    for name in MEMOS:
+        session.info.pop(name, None)
+
+
 def tenant_settings(tenant_id=None) -> TenantSettings:
-    """The district's settings, created with the defaults on first use."""
-    row = db.session.scalars(scoped(TenantSettings)).first()
+    """The district's settings (the acting district's, or ``tenant_id``'s), created with
+    the defaults on first use. Read once per session: a sweep's chunk shares them."""
+    tenant_id = tenant_id or require_principal().tenant_id
+    memo = db.session.info.setdefault("tenant_settings", {})
+    if tenant_id in memo:
+        return memo[tenant_id]
+    row = db.session.scalars(
+        scoped(TenantSettings).where(TenantSettings.tenant_id == tenant_id)
+    ).first()
     if row is None:
         row = TenantSettings(tenant_id=tenant_id)
         db.session.add(row)
         db.session.flush()
+    memo[tenant_id] = row
     return row
 
 
@@ -102,18 +122,21 @@ def _check_questions(questions, criteria) -> None:
 
 
 def designated_lead_id():
+    """The district's designated lead, else its first escalation lead (once per session)."""
     from baton.platform.models import Membership
 
     settings = tenant_settings()
     if settings.designated_lead_id:
         return settings.designated_lead_id
-    lead = db.session.scalars(
-        select(Membership.user_id)
-        .where(Membership.tenant_id == settings.tenant_id, Membership.role == "escalation_lead")
-        .order_by(Membership.created_at)
-        .limit(1)
-    ).first()
-    return lead
+    memo = db.session.info.setdefault("first_lead", {})
+    if settings.tenant_id not in memo:
+        memo[settings.tenant_id] = db.session.scalars(
+            select(Membership.user_id)
+            .where(Membership.tenant_id == settings.tenant_id, Membership.role == "escalation_lead")
+            .order_by(Membership.created_at)
+            .limit(1)
+        ).first()
+    return memo[settings.tenant_id]
 
 
 def update_settings(**changes) -> TenantSettings:
@@ -135,5 +158,6 @@ def update_settings(**changes) -> TenantSettings:
             raise InvalidInput(fields={"designated_lead_id": "one of your escalation leads"})
     for name, value in changes.items():
         setattr(settings, name, value)
+    db.session.info.pop("first_lead", None)
     db.session.flush()
     return settings
