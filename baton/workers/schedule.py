@@ -2,7 +2,7 @@
 
 from rq import cron
 
-from baton.workers.jobs.clocks import sweep_due_referrals
+from baton.workers.jobs.clocks import remind_stale_referrals, sweep_due_referrals
 from baton.workers.jobs.email import deliver_pending_emails
 from baton.workers.queues import DEFAULT, ESCALATIONS
 
@@ -10,6 +10,7 @@ from baton.workers.queues import DEFAULT, ESCALATIONS
 SCHEDULE = [
     (sweep_due_referrals, ESCALATIONS, 60),
     (deliver_pending_emails, DEFAULT, 60),
+    (remind_stale_referrals, DEFAULT, 3600),
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from baton.platform.extensions import db
-from baton.platform.models.base import travel_to
+from baton.platform.models.base import travel_to, utcnow
 from baton.platform.services import clock, consent, contact, referrals
 from baton.tenants.context import acting_as, job_scope
 from tests.conftest import REDIS_URL
@@ -382,3 +382,20 @@ def _wait_for(probe, seconds: float):
             return value
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+def test_quiet_referrals_get_a_weekly_reminder(app, world, owner_engine):
+    from baton.workers.jobs.clocks import remind_stale_referrals
+
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE referrals SET updated_at = now() - interval '15 days' WHERE id = :r"),
+            {"r": world.referral_a.id},
+        )
+    with app.app_context():
+        assert remind_stale_referrals() == 1
+        assert remind_stale_referrals() == 0  # once a week, not once an hour
+    texts = _notifications(owner_engine, world.referral_a.id, "stale-referral")
+    assert texts == ["No change in 14 days (sent): check in on this referral."]
+    with app.app_context(), travel_to(utcnow() + timedelta(days=8)):
+        assert remind_stale_referrals() == 1

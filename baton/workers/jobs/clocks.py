@@ -9,7 +9,7 @@ from flask import current_app
 
 from baton.platform.extensions import db
 from baton.platform.models.base import utcnow
-from baton.platform.services import clock
+from baton.platform.services import clock, reminders
 from baton.tenants.context import job_scope, system_scope
 from baton.workers.queues import ESCALATIONS, enqueue
 from baton.workers.runtime import job
@@ -49,3 +49,16 @@ def apply_referral_clocks(tenant_id: str, referral_ids: list[str]) -> int:
         for referral_id in referral_ids:
             enqueue(ESCALATIONS, apply_referral_clocks, tenant_id, [referral_id])
         return 0
+
+
+@job
+def remind_stale_referrals() -> int:
+    """Nudge navigators about referrals that have gone quiet; returns how many were told."""
+    now = utcnow()
+    with system_scope("reminders: find quiet referrals"):
+        stale = reminders.stale_referrals(now)
+    told = 0
+    for tenant_id, referral_id in stale:
+        with job_scope(tenant_id, "reminders: quiet referral"):
+            told += reminders.remind_if_stale(referral_id, now)
+    return told
