@@ -4,13 +4,16 @@ from rq import cron
 
 from baton.workers.jobs.clocks import remind_stale_referrals, sweep_due_referrals
 from baton.workers.jobs.email import deliver_pending_emails
-from baton.workers.queues import DEFAULT, ESCALATIONS
+from baton.workers.jobs.rollups import reconcile_rollups, roll_up_new_events
+from baton.workers.queues import DEFAULT, ESCALATIONS, ROLLUPS
 
 # (job, queue, every N seconds)
 SCHEDULE = [
     (sweep_due_referrals, ESCALATIONS, 60),
     (deliver_pending_emails, DEFAULT, 60),
     (remind_stale_referrals, DEFAULT, 3600),
+    (roll_up_new_events, ROLLUPS, 60),
+    (reconcile_rollups, ROLLUPS, 24 * 3600),  # rebuilds the last 35 days, fixing any drift
 ]
 
 
