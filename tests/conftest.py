@@ -57,6 +57,12 @@ def base_config(**extra) -> dict:
 def database():
     """A fresh database migrated to head by its owner; the app logs in as a baton_app member."""
     name = create_database()
+    yield migrate_database(name)
+    drop_database(name)
+
+
+def migrate_database(name: str) -> SimpleNamespace:
+    """Migrate ``name`` to head as its owner; the URLs to reach it as owner and as the app."""
     owner_url = f"{PG_HOST}/{name}"
     migrator = create_app(base_config(SQLALCHEMY_DATABASE_URI=owner_url))
     with migrator.app_context():
@@ -68,8 +74,7 @@ def database():
         f"GRANT baton_app TO {APP_LOGIN_ROLE}",
     )
     app_url = PG_HOST.replace("postgres@", f"{APP_LOGIN_ROLE}@") + f"/{name}"
-    yield SimpleNamespace(name=name, owner_url=owner_url, app_url=app_url)
-    drop_database(name)
+    return SimpleNamespace(name=name, owner_url=owner_url, app_url=app_url)
 
 
 @pytest.fixture(scope="session")

@@ -32,21 +32,18 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import flask_migrate
 import pytest
 import requests
 
 from baton.platform.app import create_app
 from baton.platform.extensions import db
 from tests.conftest import (
-    APP_LOGIN_ROLE,
     PASSWORD,
-    PG_HOST,
-    admin_sql,
     base_config,
     create_database,
     csrf_token,
     drop_database,
+    migrate_database,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,17 +65,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)
 
 def _prepare_database(name: str) -> SimpleNamespace:
     """Migrate as the owner and seed as the RLS-bound app role, as the suite does."""
-    owner_url = f"{PG_HOST}/{name}"
-    migrator = create_app(base_config(SQLALCHEMY_DATABASE_URI=owner_url))
-    with migrator.app_context():
-        flask_migrate.upgrade()
-        db.engine.dispose()
-    admin_sql(
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN_ROLE}')"
-        f" THEN CREATE ROLE {APP_LOGIN_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$",
-        f"GRANT baton_app TO {APP_LOGIN_ROLE}",
-    )
-    app_url = PG_HOST.replace("postgres@", f"{APP_LOGIN_ROLE}@") + f"/{name}"
+    urls = migrate_database(name)
+    owner_url, app_url = urls.owner_url, urls.app_url
     templates = _seed(app_url)
     return SimpleNamespace(app_url=app_url, **_multiply(owner_url, **templates))
 

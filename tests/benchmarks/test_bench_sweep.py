@@ -41,7 +41,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-import flask_migrate
 import pytest
 from sqlalchemy import bindparam, create_engine, event, func, select, text
 
@@ -49,13 +48,11 @@ from baton.platform import lifecycle
 from baton.platform.app import create_app
 from baton.platform.extensions import db
 from tests.conftest import (
-    APP_LOGIN_ROLE,
     PASSWORD,
-    PG_HOST,
-    admin_sql,
     base_config,
     create_database,
     drop_database,
+    migrate_database,
 )
 
 ROWS = int(os.environ.get("BENCH_REFERRALS", "1000000"))
@@ -78,18 +75,7 @@ OPEN = sorted(lifecycle.OPEN)
 
 
 def _prepare_database(name: str) -> SimpleNamespace:
-    owner_url = f"{PG_HOST}/{name}"
-    migrator = create_app(base_config(SQLALCHEMY_DATABASE_URI=owner_url))
-    with migrator.app_context():
-        flask_migrate.upgrade()
-        db.engine.dispose()
-    admin_sql(
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN_ROLE}')"
-        f" THEN CREATE ROLE {APP_LOGIN_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$",
-        f"GRANT baton_app TO {APP_LOGIN_ROLE}",
-    )
-    app_url = PG_HOST.replace("postgres@", f"{APP_LOGIN_ROLE}@") + f"/{name}"
-    return SimpleNamespace(owner_url=owner_url, app_url=app_url)
+    return migrate_database(name)
 
 
 def _seed_templates(app) -> dict:
