@@ -42,7 +42,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Uuid
+from sqlalchemy import Date, DateTime, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.platform.extensions import db
@@ -54,10 +54,14 @@ aware = DateTime(timezone=True)
 
 
 class DistrictRollup(TenantKeyed, db.Model):
-    """Events entering ``to_status`` in one week, for one combination of the dimensions."""
+    """Events entering ``to_status`` in one week, for one combination of the dimensions.
+
+    Derived data (rebuildable from the event log), so ``tenant_id`` leads the key but carries
+    no foreign key: its check cost a quarter of every incremental run."""
 
     __tablename__ = "district_rollups"
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, sort_order=-10)
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)
     school_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     provider_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -70,13 +74,16 @@ class DistrictRollup(TenantKeyed, db.Model):
 
 
 class CountyRollup(db.Model):
-    """District rollups summed per county (school dropped; the district kept as a dimension)."""
+    """District rollups summed per county (school dropped; the district kept as a dimension).
+
+    Derived data, rebuilt from the district rows: no foreign keys (their checks took half of
+    every rebuild)."""
 
     __tablename__ = "county_rollups"
 
-    county_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("counties.id"), primary_key=True)
+    county_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     provider_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     tier: Mapped[str] = mapped_column(String(1), primary_key=True)
     preferred_language: Mapped[str] = mapped_column(String(16), primary_key=True)
