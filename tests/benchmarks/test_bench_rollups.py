@@ -27,7 +27,6 @@ import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import flask_migrate
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -36,14 +35,7 @@ from baton.platform.extensions import db
 from baton.platform.models.base import travel_to
 from baton.platform.services import rollups
 from baton.tenants.context import system_scope
-from tests.conftest import (
-    APP_LOGIN_ROLE,
-    PG_HOST,
-    admin_sql,
-    base_config,
-    create_database,
-    drop_database,
-)
+from tests.conftest import base_config, create_database, drop_database, migrate_database
 
 EVENTS = int(os.environ.get("BENCH_ROLLUP_EVENTS", "5000000"))
 BATCH = int(os.environ.get("BENCH_ROLLUP_BATCH", "100000"))
@@ -129,22 +121,12 @@ def _generate(owner_url: str, events: int) -> None:
 def bench_app():
     name = create_database("baton_bench_rollups")
     try:
-        owner_url = f"{PG_HOST}/{name}"
-        migrator = create_app(base_config(SQLALCHEMY_DATABASE_URI=owner_url))
-        with migrator.app_context():
-            flask_migrate.upgrade()
-            db.engine.dispose()
-        admin_sql(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN_ROLE}')"
-            f" THEN CREATE ROLE {APP_LOGIN_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$",
-            f"GRANT baton_app TO {APP_LOGIN_ROLE}",
-        )
+        urls = migrate_database(name)
         started = time.perf_counter()
-        _generate(owner_url, EVENTS)
+        _generate(urls.owner_url, EVENTS)
         print(f"\ngenerated {EVENTS:,} events in {time.perf_counter() - started:.1f} s")
-        app_url = PG_HOST.replace("postgres@", f"{APP_LOGIN_ROLE}@") + f"/{name}"
-        app = create_app(base_config(SQLALCHEMY_DATABASE_URI=app_url))
-        yield SimpleNamespace(app=app, owner_url=owner_url)
+        app = create_app(base_config(SQLALCHEMY_DATABASE_URI=urls.app_url))
+        yield SimpleNamespace(app=app, owner_url=urls.owner_url)
         with app.app_context():
             db.engine.dispose()
     finally:

@@ -17,7 +17,8 @@ flushed), but a transaction can commit after one that flushed later, so events d
 become visible in ``at`` order. The cursor in ``rollup_watermarks`` is the pair
 ``(at, event_id)`` of the last event rolled up, a total order over events:
 
-* a run locks the watermark row (``FOR UPDATE``), so runs, and the reconcile, take turns;
+* a run first locks the watermark row (by updating it), so runs, the reconcile and county
+  rebuilds take turns;
 * it rolls up exactly the events with ``watermark < (at, id) <= new mark``, where the new
   mark is at most ``limit`` events further on and never beyond ``now - SAFETY_LAG``, and
   moves the watermark to the new mark in the same transaction. Ranges never overlap, so an

@@ -190,20 +190,24 @@ def _require_system() -> None:
 
 
 def _lock_watermark():
-    """The watermark row, locked until the transaction ends (created on first use)."""
-    locked = (
-        select(WATERMARKS.c.at, WATERMARKS.c.event_id)
+    """The watermark row, locked until the transaction ends (created on first use).
+
+    Locked by an UPDATE rather than SELECT ... FOR UPDATE so that SQLite, which has no row
+    locks, takes its database write lock here and concurrent runs wait there as well."""
+    touch = (
+        update(WATERMARKS)
         .where(WATERMARKS.c.name == WATERMARK)
-        .with_for_update()
+        .values(updated_at=utcnow())
+        .returning(WATERMARKS.c.at, WATERMARKS.c.event_id)
     )
-    row = db.session.execute(locked).first()
+    row = db.session.execute(touch).first()
     if row is None:
         db.session.execute(
             _insert(WATERMARKS)
             .values(name=WATERMARK, updated_at=utcnow())
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        row = db.session.execute(locked).one()
+        row = db.session.execute(touch).one()
     return row
 
 
