@@ -170,3 +170,13 @@ class ApiClient:
 @pytest.fixture
 def api_as(login_as):
     return lambda email: ApiClient(login_as(email))
+
+
+@pytest.fixture(scope="session")
+def live_server(database):
+    """The app served on a loopback port in a thread (real HTTP for real client libraries)."""
+    from tests.oauth_support import LiveServer
+
+    server = LiveServer(database)
+    yield server
+    server.close()

@@ -168,6 +168,7 @@ HTTP_CODES = {
 
 
 def _register_blueprints(app: Flask) -> None:
+    from baton.platform.oauth.server import init_oauth
     from baton.platform.views import (
         admin,
         auth,
@@ -182,3 +183,4 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, health, home, students, referrals, admin, provider, county):
         app.register_blueprint(module.bp)
     init_api(app)
+    init_oauth(app)

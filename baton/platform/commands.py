@@ -129,6 +129,62 @@ def create_user(email, name, role, tenant_slug, provider_slug, county_slug, pass
     _report("user", f"{user.email} ({role})", created)
 
 
+EHR_SCOPES = (
+    "system/Task.rus system/ServiceRequest.rs system/Patient.rs system/Consent.rs "
+    "system/Organization.rs system/Communication.crs system/Subscription.cruds"
+)
+
+
+@click.command("create-client")
+@click.argument("name")
+@click.option("--tenant", "tenant_slug", default=None, help="the district the client acts for")
+@click.option("--provider", "provider_slug", default=None, help="the provider it acts for")
+@click.option("--scopes", default=EHR_SCOPES, show_default=True, help="SMART scopes allowed")
+@click.option("--jwks-url", default=None, help="where the client publishes its public keys")
+@click.option(
+    "--jwks-file", type=click.File("r"), default=None, help="its public JWKS, inline (JSON file)"
+)
+@with_appcontext
+def create_client(name, tenant_slug, provider_slug, scopes, jwks_url, jwks_file):
+    """Register an OAuth client (SMART Backend Services) for one district or provider."""
+    import json
+
+    from flask import current_app
+
+    from baton.platform.oauth import clients
+
+    try:
+        jwks = json.load(jwks_file) if jwks_file else None
+    except ValueError as exc:
+        raise click.UsageError(f"--jwks-file is not JSON: {exc}") from exc
+
+    def action():
+        return clients.create_client(
+            name,
+            tenant=prov.tenant_by_slug(tenant_slug) if tenant_slug else None,
+            provider=prov.provider_by_slug(provider_slug) if provider_slug else None,
+            scopes=scopes,
+            jwks=jwks,
+            jwks_uri=jwks_url,
+            allow_http_jwks=current_app.config["BATON_ENV"] != "production",
+        )
+
+    client, created = _run("cli: create oauth client", action)
+    _report("client", f"{client.name}: client_id {client.client_id}", created)
+    click.echo(f"token endpoint: {current_app.config['BASE_URL'].rstrip('/')}/oauth/token")
+
+
+@click.command("revoke-client")
+@click.argument("client_id")
+@with_appcontext
+def revoke_client(client_id):
+    """Revoke an OAuth client: its tokens stop working at once."""
+    from baton.platform.oauth import clients
+
+    client = _run("cli: revoke oauth client", lambda: clients.revoke_client(client_id))
+    click.echo(f"revoked client {client.client_id} ({client.name})")
+
+
 @click.command("seed-demo")
 @click.option("--students", default=300, show_default=True, help="students across the districts")
 @with_appcontext
@@ -180,6 +236,8 @@ def register(group: click.Group) -> None:
         create_provider,
         create_partnership,
         create_user,
+        create_client,
+        revoke_client,
         seed_demo,
         simulate_command,
     ):

@@ -27,6 +27,12 @@ def defaults(instance_path: str) -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT_SECONDS": 15 * 60,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # The public address of this deployment: links in e-mails, the OAuth token URL
+        # (every client assertion's audience) and the FHIR base URL derive from it.
+        "BASE_URL": "http://127.0.0.1:5000",
+        # Canonical base of Baton's FHIR code systems and identifier systems: fixed once a
+        # partner is live (fhir-profile.md), independent of where the server runs.
+        "FHIR_CANONICAL_BASE": "https://fhir.baton.example",
     }
 
 

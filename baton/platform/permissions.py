@@ -39,6 +39,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "commissioner": frozenset({"county.metrics"}),
 }
 
+# OAuth clients (baton.platform.oauth) act as one of these roles for the principal they are
+# bound to; the scopes granted to each token narrow it further. Not roles a user can hold.
+CLIENT_ROLES: dict[str, str] = {"district": "district_client", "provider": "provider_client"}
+CLIENT_PERMISSIONS: dict[str, frozenset[str]] = {
+    "district_client": frozenset({"student.read", "referral.read", "referral.manage"}),
+    "provider_client": PERMISSIONS["provider_intake"],
+}
+
 LANDING: dict[str, str] = {
     "referrer": "students.index",
     "navigator": "home.tracker",
@@ -56,4 +64,5 @@ def can(principal: Principal | None, permission: str) -> bool:
         return False
     if principal.kind == "system":
         return True
-    return permission in PERMISSIONS.get(principal.role or "", frozenset())
+    role = principal.role or ""
+    return permission in PERMISSIONS.get(role, CLIENT_PERMISSIONS.get(role, frozenset()))

@@ -38,6 +38,10 @@ class Principal:
     partner_tenant_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     reason: str | None = None  # for system scopes: why cross-tenant access is needed
     request_id: str | None = None  # correlates audit rows with one request or job
+    # Set for OAuth tokens (baton.platform.oauth): the registered client acting, and the
+    # scopes it was granted. None for sessions and jobs, which scopes do not narrow.
+    client_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.surface not in SURFACES:

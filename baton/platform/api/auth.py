@@ -15,11 +15,18 @@ from wtforms import ValidationError
 
 from baton.platform.errors import BatonError, NotFound, Unauthenticated
 from baton.platform.extensions import db
+from baton.platform.oauth.scopes import permits_any
 from baton.tenants.context import Principal, set_principal
 from baton.tenants.scoping import access, model_for_arg
 
 BEARER_RESOLVERS: list[Callable[[str], Principal | None]] = []
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class InsufficientScope(BatonError):
+    status = 403
+    code = "insufficient-scope"
+    title = "The token's scopes do not allow this"
 
 
 class CsrfMissing(BatonError):
@@ -34,6 +41,7 @@ def authenticate_api_request() -> None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         principal = _from_bearer(header[7:].strip())
+        _check_token_scopes(principal)
         g.principal = principal
         g.principal_token = set_principal(principal)
     elif g.get("principal") is None:
@@ -57,6 +65,17 @@ def _check_visible_ids(view_args: dict) -> None:
         if row is None:
             raise NotFound(f"No such {model.__name__.lower()}")
         g.visible_rows.append(row)
+
+
+def _check_token_scopes(principal: Principal) -> None:
+    """Until the JSON API has scopes of its own, a token reads with some SMART read scope
+    (``r``/``s``) and changes anything only with some write scope (``c``/``u``/``d``); its
+    principal's role bounds the rest, as for a signed-in user."""
+    if principal.scopes is None:
+        return
+    needed = "rs" if request.method in SAFE_METHODS else "cud"
+    if not permits_any(principal.scopes, needed):
+        raise InsufficientScope()
 
 
 def _from_bearer(token: str) -> Principal:

@@ -20,6 +20,7 @@ from baton.platform.models.referrals import Referral, ReferralEvent
 from baton.platform.models.rollups import CountyRollup, DistrictRollup, RollupWatermark
 from baton.platform.models.settings import TenantSettings
 from baton.platform.models.students import Caregiver, Student
+from baton.platform.oauth.models import OAuthClient, OAuthToken, UsedAssertion
 
 __all__ = [
     "AuditLog",
@@ -43,6 +44,9 @@ __all__ = [
     "County",
     "Membership",
     "Notification",
+    "OAuthClient",
+    "OAuthToken",
+    "UsedAssertion",
     "Partnership",
     "ProviderOrg",
     "School",

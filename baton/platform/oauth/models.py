@@ -1,0 +1,84 @@
+"""Registered OAuth clients, the tokens issued to them, and the assertion ids already used.
+
+Not tenant-owned tables: like memberships, they are read to *establish* the principal, before
+one exists. Each client (and so each token) names exactly one principal, a district or a
+provider organisation; nothing here is student data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from baton.platform.extensions import db
+from baton.platform.models.base import timestamp, uuid_pk
+
+aware = DateTime(timezone=True)
+ONE_PRINCIPAL = (
+    "(CASE WHEN tenant_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN provider_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
+class OAuthClient(db.Model):
+    """A partner system (an EHR, a partner app) acting for one district or provider.
+
+    Keys: an inline JWKS or a JWKS URL (fetched when a key id is not known yet).
+    """
+
+    __tablename__ = "oauth_clients"
+    __table_args__ = (
+        CheckConstraint(ONE_PRINCIPAL, name="one_principal"),
+        Index(None, "tenant_id", "name", unique=True),
+        Index(None, "provider_id", "name", unique=True),
+    )
+
+    id: Mapped[uuid_pk]
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"))
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("provider_orgs.id"))
+    allowed_scopes: Mapped[str] = mapped_column(Text)  # space-separated, as OAuth spells it
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auth_method: Mapped[str] = mapped_column(String(40), default="private_key_jwt")
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[timestamp]
+    revoked_at: Mapped[datetime | None] = mapped_column(aware)
+
+    @property
+    def principal_kind(self) -> str:
+        return "district" if self.tenant_id is not None else "provider"
+
+
+class OAuthToken(db.Model):
+    """An issued access token: only its SHA-256 is kept, with whom and what it is for."""
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (Index(None, "client_pk", "expires_at"),)
+
+    id: Mapped[uuid_pk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("oauth_clients.id"))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"))
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("provider_orgs.id"))
+    scopes: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[timestamp]
+    expires_at: Mapped[datetime] = mapped_column(aware)
+    revoked_at: Mapped[datetime | None] = mapped_column(aware)
+
+
+class UsedAssertion(db.Model):
+    """A client assertion's ``jti``, kept until the assertion expires: each is single-use."""
+
+    __tablename__ = "oauth_used_assertions"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    client_pk: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("oauth_clients.id"), primary_key=True
+    )
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(aware)
