@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"audit.read", "metrics.read"}),
     "provider_intake": frozenset({"provider.referrals", "referral.read"}),
     "commissioner": frozenset({"county.metrics"}),
+    # Not a role anyone holds: the rights of a one-link principal (see services/status_links.py),
+    # which the scoping layer further binds to a single referral.
+    "status_link": frozenset({"provider.referrals", "referral.read"}),
 }
 
 LANDING: dict[str, str] = {

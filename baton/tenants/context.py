@@ -38,6 +38,8 @@ class Principal:
     partner_tenant_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     reason: str | None = None  # for system scopes: why cross-tenant access is needed
     request_id: str | None = None  # correlates audit rows with one request or job
+    # A one-link principal (a provider's signed status link): this one referral only.
+    referral_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if self.surface not in SURFACES:
@@ -52,6 +54,8 @@ class Principal:
             raise ValueError(f"unknown principal kind {self.kind!r}")
         if required[self.kind] is None:
             raise ValueError(f"a {self.kind} principal needs its scope")
+        if self.referral_id is not None and self.kind != "provider":
+            raise ValueError("only a provider principal can be bound to one referral")
 
     @property
     def bound_system(self) -> bool:
