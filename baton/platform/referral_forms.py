@@ -48,7 +48,9 @@ class BounceForm(ActionForm):
 
 class BarrierForm(ActionForm):
     kind = SelectField("Barrier", choices=labelled(BARRIERS))
-    support = SelectField("Support given", choices=[("", "None yet"), *labelled(SUPPORTS)])
+    support = SelectField(
+        "Support given", choices=[*choices([("", "None yet")]), *labelled(SUPPORTS)]
+    )
 
 
 class EscalateForm(ActionForm):
@@ -100,6 +102,7 @@ class CloseForm(ActionForm):
 
 class NoteForm(FlaskForm):
     resolution = SelectField(
-        "Resolution", choices=[("connected", "Connected"), ("alternative-plan", "Alternative plan")]
+        "Resolution",
+        choices=choices([("connected", "Connected"), ("alternative-plan", "Alternative plan")]),
     )
     note = TextAreaField("What was done", validators=[Optional(), Length(max=300)])

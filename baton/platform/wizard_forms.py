@@ -13,13 +13,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from baton.platform.forms import LANGUAGES
+from baton.platform.forms import LANGUAGES, choices
 from baton.platform.models.orgs import INSURANCE, MODALITIES, SERVICE_TYPES
 from baton.platform.referral_forms import labelled
 from baton.platform.services.consent import METHODS, SHARE_CLASSES
 from baton.platform.services.triage import SOURCES
 
-YES_NO = [("yes", "Yes"), ("no", "No")]
+YES_NO = choices([("yes", "Yes"), ("no", "No")])
+ANY = choices([("", "Any")])
 
 
 def checkbox_list(label, values, **kw):
@@ -58,19 +59,19 @@ class SearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    language = SelectField("Language", choices=[("", "Any"), *LANGUAGES], validators=[Optional()])
+    language = SelectField("Language", choices=[*ANY, *LANGUAGES], validators=[Optional()])
     modality = SelectField(
-        "Modality", choices=[("", "Any"), *labelled(MODALITIES)], validators=[Optional()]
+        "Modality", choices=[*ANY, *labelled(MODALITIES)], validators=[Optional()]
     )
     insurance = SelectField(
-        "Insurance", choices=[("", "Any"), *labelled(INSURANCE)], validators=[Optional()]
+        "Insurance", choices=[*ANY, *labelled(INSURANCE)], validators=[Optional()]
     )
     service_type = SelectField(
-        "Service", choices=[("", "Any"), *labelled(SERVICE_TYPES)], validators=[Optional()]
+        "Service", choices=[*ANY, *labelled(SERVICE_TYPES)], validators=[Optional()]
     )
     max_wait = SelectField(
         "Current wait",
-        choices=[("", "Any"), ("7", "A week or less"), ("14", "Two weeks or less")],
+        choices=choices([("", "Any"), ("7", "A week or less"), ("14", "Two weeks or less")]),
         validators=[Optional()],
     )
     on_campus = BooleanField("Seen at school (on campus)")
@@ -79,7 +80,9 @@ class SearchForm(FlaskForm):
 class ConsentForm(FlaskForm):
     consenter = RadioField(
         "Who consents",
-        choices=[("caregiver", "A caregiver"), ("student", "The student (where policy allows)")],
+        choices=choices(
+            [("caregiver", "A caregiver"), ("student", "The student (where policy allows)")]
+        ),
         default="caregiver",
     )
     caregiver_id = SelectField("Caregiver", validators=[Optional()])

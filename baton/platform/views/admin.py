@@ -18,6 +18,7 @@ from baton.platform.admin_forms import (
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
+from baton.platform.forms import choices
 from baton.platform.models import Service, User
 from baton.platform.permissions import ROLE_LABELS
 from baton.platform.services import directory, email, settings
@@ -32,7 +33,7 @@ bp.register_blueprint(checklist_bp)
 
 def _staff_form() -> StaffForm:
     form = StaffForm(prefix="staff")
-    form.role.choices = [(r, ROLE_LABELS[r]) for r in svc.DISTRICT_ROLES]
+    form.role.choices = choices((r, ROLE_LABELS[r]) for r in svc.DISTRICT_ROLES)
     return form
 
 
@@ -41,7 +42,7 @@ def _settings_form(obj=None) -> SettingsForm:
     leads = [
         (str(u.id), u.name) for u, m in directory.district_members() if m.role == "escalation_lead"
     ]
-    form.designated_lead_id.choices = [("", "First escalation lead")] + leads
+    form.designated_lead_id.choices = choices([("", "First escalation lead"), *leads])
     if obj is not None and request.method == "GET":
         form.designated_lead_id.data = str(obj.designated_lead_id or "")
     return form

@@ -7,6 +7,7 @@ from flask import request
 
 from baton.platform import lifecycle
 from baton.platform.extensions import db
+from baton.platform.forms import choices
 from baton.platform.models import Tenant
 from baton.platform.referral_forms import (
     CloseForm,
@@ -15,6 +16,7 @@ from baton.platform.referral_forms import (
     RedirectForm,
     ScheduleForm,
     StatusForm,
+    labelled,
 )
 from baton.platform.services import referrals as svc
 from baton.platform.views.forms_util import to_utc
@@ -47,11 +49,11 @@ def provider_forms(referral, allowed: tuple[str, ...] | None = None) -> dict:
         forms["scheduled"] = ScheduleForm(prefix="scheduled")
     if "disengaged" in targets:
         forms["disengaged"] = StatusForm(prefix="disengaged")
-        forms["disengaged"].status.choices = [("disengaged", "Disengaged")]
+        forms["disengaged"].status.choices = choices([("disengaged", "Disengaged")])
     closures = [t for t in lifecycle.PROVIDER_CLOSURES if t in targets]
     if closures:
         forms["close"] = CloseForm(prefix="close")
-        forms["close"].status.choices = [(c, c.replace("-", " ").capitalize()) for c in closures]
+        forms["close"].status.choices = labelled(closures)
     for name, form in forms.items():
         form.action.data = name
         form.version.data = referral.version

@@ -13,6 +13,7 @@ from baton.platform import lifecycle
 from baton.platform.auth import login_required
 from baton.platform.errors import BatonError, InvalidInput
 from baton.platform.extensions import db
+from baton.platform.forms import choices
 from baton.platform.models import (
     Caregiver,
     Concern,
@@ -126,9 +127,9 @@ def _caregiver_choices(referral):
         .where(Caregiver.student_id == referral.student_id)
         .order_by(Caregiver.created_at)
     ).all()
-    return [
+    return choices(
         (str(c.id), f"{c.name} (safe: {', '.join(c.allowed_channels) or 'none'})") for c in rows
-    ]
+    )
 
 
 def _version(form):

@@ -179,7 +179,9 @@ def consent(concern_id: uuid.UUID):
     provider_org = db.session.get(ProviderOrg, service.provider_id)
     existing = consent_svc.active_consent(student.id, service.provider_id)
     form = ConsentForm()
-    form.caregiver_id.choices = [("", "—")] + [(str(c.id), c.name) for c in student.caregivers]
+    form.caregiver_id.choices = choices(
+        [("", "—"), *((str(c.id), c.name) for c in student.caregivers)]
+    )
     if request.method == "GET" or not form.validate_on_submit():
         return _render(
             "wizard/consent.html",
