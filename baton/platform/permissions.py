@@ -37,10 +37,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"audit.read", "metrics.read"}),
     "provider_intake": frozenset({"provider.referrals", "referral.read"}),
     "commissioner": frozenset({"county.metrics"}),
-    # Not a role anyone holds: the rights of a one-link principal (see services/status_links.py),
-    # which the scoping layer further binds to a single referral.
-    "status_link": frozenset({"provider.referrals", "referral.read"}),
 }
+# Not a role anyone holds: the rights of a one-link principal (services/status_links.py),
+# which the scoping layer binds to a single referral.
+STATUS_LINK_RIGHTS = frozenset({"provider.referrals", "referral.read"})
 
 LANDING: dict[str, str] = {
     "referrer": "students.index",
@@ -59,4 +59,6 @@ def can(principal: Principal | None, permission: str) -> bool:
         return False
     if principal.kind == "system":
         return True
+    if principal.referral_id is not None:
+        return permission in STATUS_LINK_RIGHTS
     return permission in PERMISSIONS.get(principal.role or "", frozenset())

@@ -61,10 +61,16 @@ def provider_forms(referral, allowed: tuple[str, ...] | None = None) -> dict:
 
 
 def chosen(forms: dict):
-    """The submitted form (by its ``action`` field), or None."""
-    name = request.form.get("action", "")
-    form = forms.get(name)
-    return (name, form) if form is not None else (name, None)
+    """The submitted form, named by its (prefixed) ``action`` field, or None."""
+    name = submitted_action(forms)
+    return name, forms.get(name)
+
+
+def submitted_action(forms: dict) -> str:
+    for key, value in request.form.items():
+        if (key == "action" or key.endswith("-action")) and value in forms:
+            return value
+    return ""
 
 
 def apply_provider_action(referral, name: str, form) -> str:

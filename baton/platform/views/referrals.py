@@ -39,6 +39,7 @@ from baton.platform.services import referrals as svc
 from baton.platform.services.family_plan import family_plan
 from baton.platform.views.forms_util import attach, to_utc
 from baton.platform.views.next_steps import next_step
+from baton.platform.views.provider_actions import submitted_action
 from baton.tenants.scoping import access, scoped
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
@@ -57,7 +58,7 @@ def act(referral_id: uuid.UUID):
     """Run one action from the page; a refusal re-renders it with the reason by the form."""
     referral = svc.access_referral(referral_id, audit=False)
     forms = _forms(referral)
-    name = request.form.get("action", "")
+    name = submitted_action(forms)
     form = forms.get(name)
     if form is None:
         raise InvalidInput("Choose one of the actions on the referral page.")
