@@ -192,6 +192,24 @@ def transition_referral(
     )
 
 
+def record_phone_intake(
+    referral_id: uuid.UUID, appointment: Appointment, *, expected_version: int | None = None
+) -> Referral:
+    """The warm handoff with a provider reached by phone: the navigator records, on the
+    provider's behalf, its acceptance (when not yet recorded) and the intake it booked.
+
+    Raises InvalidInput for a provider with its own portal or EHR (it answers itself)."""
+    referral = access_referral(referral_id, audit=False)
+    if referral.intake_route != "phone":
+        raise InvalidInput(fields={"appointment_at": "this provider records its own bookings"})
+    if referral.status in ("sent", "received"):
+        transition_referral(referral.id, "accepted", expected_version=expected_version)
+        expected_version = None
+    return transition_referral(
+        referral.id, "scheduled", appointment=appointment, expected_version=expected_version
+    )
+
+
 def _move(
     referral: Referral,
     target: str,

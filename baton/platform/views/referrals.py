@@ -43,6 +43,7 @@ from baton.platform.views.provider_actions import submitted_action
 from baton.tenants.scoping import access, scoped
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
+PRE_ACCEPT = ("sent", "received")
 
 
 @bp.get("/<uuid:referral_id>")
@@ -101,7 +102,8 @@ def _forms(referral) -> dict:
         if targets:
             forms["status"] = StatusForm(prefix="status")
             forms["status"].status.choices = labelled(t for t in targets if t != "scheduled")
-        if "scheduled" in targets:
+        phone_booking = referral.intake_route == "phone" and referral.status in PRE_ACCEPT
+        if "scheduled" in targets or phone_booking:
             forms["schedule"] = ScheduleForm(prefix="schedule")
     if open_ and can(g.principal, "escalation.open"):
         forms["escalate"] = EscalateForm(prefix="escalate")
@@ -186,9 +188,12 @@ def _schedule(referral, form):
         what_to_bring=form.what_to_bring.data or None,
         family_contact=form.family_contact.data or None,
     )
-    svc.transition_referral(
-        referral.id, "scheduled", appointment=appointment, expected_version=_version(form)
-    )
+    if referral.intake_route == "phone":
+        svc.record_phone_intake(referral.id, appointment, expected_version=_version(form))
+    else:
+        svc.transition_referral(
+            referral.id, "scheduled", appointment=appointment, expected_version=_version(form)
+        )
 
 
 def _links(referral, form):

@@ -15,7 +15,7 @@ from baton.platform.extensions import db
 from baton.platform.forms import CaregiverForm, StudentForm, choices
 from baton.platform.models import Concern, CrisisRecord, ProviderOrg, Service, TriageChecklist
 from baton.platform.services import consent as consent_svc
-from baton.platform.services import directory, settings, triage
+from baton.platform.services import directory, providers, settings, triage
 from baton.platform.services import referrals as referral_svc
 from baton.platform.services import students as student_svc
 from baton.platform.views.forms_util import attach, form_status
@@ -124,7 +124,7 @@ def provider(concern_id: uuid.UUID):
     partners = {p.provider_id for p, _ in directory.district_partnerships() if p.active}
     services = [
         s
-        for s in directory.search_services(
+        for s in providers.search_services(
             language=search.language.data or None,
             modality="on-campus" if search.on_campus.data else (search.modality.data or None),
             insurance=search.insurance.data or None,
