@@ -98,7 +98,9 @@ def _forms(referral) -> dict:
             forms["resume"] = ConfirmForm(prefix="resume")
         else:
             forms["bounce"] = BounceForm(prefix="bounce")
-        targets = [t for t in _targets(referral) if t not in ("bounced", "consent-revoked")]
+        # Bounce, resume and consent revocation have forms of their own.
+        own = {"bounced", "consent-revoked", referral.status_before_bounce}
+        targets = [t for t in _targets(referral) if t not in own]
         if targets:
             forms["status"] = StatusForm(prefix="status")
             forms["status"].status.choices = labelled(t for t in targets if t != "scheduled")
