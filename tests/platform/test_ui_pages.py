@@ -235,6 +235,10 @@ def test_provider_portal_moves_are_the_fhir_moves(world, login_as, owner_engine)
     early = submit(client, url, page, "first-appointment-attended")
     assert early.status_code == 422  # not offered before a booking
     assert _status(owner_engine, world.referral_a.id) == "accepted"
+    for typed in ("9999-12-31T23:59", "tomorrow", ""):
+        refused = submit(client, url, page, "scheduled", appointment_at=typed)
+        assert refused.status_code == 422, typed
+    assert "enter a real date and time" in refused.text or "Enter the date" in refused.text
 
 
 def test_admin_manages_staff_standards_and_the_checklist(world, login_as, owner_engine):

@@ -38,7 +38,10 @@ def to_utc(local: datetime | None, timezone: str) -> datetime | None:
     """A naive datetime typed in the district's time zone, as UTC."""
     if local is None:
         return None
-    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    try:
+        return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # e.g. 9999-12-31 23:59 west of Greenwich
+        raise InvalidInput(fields={"appointment_at": "enter a real date and time"}) from exc
 
 
 def local(moment: datetime | None, timezone: str) -> str:
