@@ -300,3 +300,19 @@ def test_admin_manages_staff_standards_and_the_checklist(world, login_as, owner_
     )
     assert published.status_code == 302
     assert "version 2 in use" in client.get("/admin/checklist").text
+
+
+def test_caseload_puts_bounced_referrals_on_the_weekly_review_list(app, world, login_as):
+    from tests.platform.test_status_links import _second_referral_to_pa
+
+    other = _second_referral_to_pa(app, world)  # started by the navigator: their caseload
+    client = login_as("navigator@a.test")
+    url = f"/referrals/{other}"
+    assert (
+        submit(client, url, client.get(url).text, "bounce", reason="capacity-delay").status_code
+        == 302
+    )
+    page = client.get("/caseload").text
+    review = page.split("<h2>Weekly review list</h2>")[1].split("<h2>")[0]
+    assert "StuA1 OnlyAFamily1" in review and "bounced" in review
+    assert "StuA0" not in page  # started by someone else: not this navigator's caseload
