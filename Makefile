@@ -25,7 +25,20 @@ demo: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/baton seed-demo
 	$(BIN)/baton serve --host 127.0.0.1 --port $(PORT)
 
-test: $(VENV)/.installed $(CATALOGS)
+# The browser suite drives Debian's Chromium (never a downloaded browser: no `playwright
+# install`) and injects axe-core from the npm registry into the pages it checks.
+CHROMIUM := /usr/bin/chromium
+AXE_VERSION := 4.10.3
+AXE := build/axe/node_modules/axe-core/axe.min.js
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix build/axe axe-core@$(AXE_VERSION)
+
+test: $(VENV)/.installed $(CATALOGS) $(CHROMIUM) $(AXE)
 	$(BIN)/ruff check baton tests
 	$(BIN)/pytest
 
@@ -41,4 +54,4 @@ bench: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/python -m pytest -p no:cacheprovider -o addopts="" tests/benchmarks -s
 
 clean:
-	rm -rf $(VENV) instance *.egg-info
+	rm -rf $(VENV) instance *.egg-info build test-artifacts

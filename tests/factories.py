@@ -81,10 +81,11 @@ def build_world() -> SimpleNamespace:
                     for s in students
                 ],
             )
-        for key in ("a", "b"):
-            _referral_world(w, key)
+        # Intake staff first: a referral to a portal provider notifies them when it is sent.
         prov.create_user("intake@pa.test", "Intake A", PASSWORD, "provider_intake", provider=w.pa)
         prov.create_user("intake@pb.test", "Intake B", PASSWORD, "provider_intake", provider=w.pb)
+        for key in ("a", "b"):
+            _referral_world(w, key)
         prov.create_user(
             "commissioner@test.test", "Commissioner", PASSWORD, "commissioner", county=w.county
         )

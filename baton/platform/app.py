@@ -172,15 +172,22 @@ def _register_blueprints(app: Flask) -> None:
     from baton.platform.views import (
         admin,
         auth,
+        caseload,
         county,
+        crisis,
         health,
         home,
         provider,
         referrals,
+        status_link,
         students,
+        ui,
+        wizard,
     )
 
     for module in (auth, health, home, students, referrals, admin, provider, county):
+        app.register_blueprint(module.bp)
+    for module in (ui, wizard, crisis, caseload, status_link):
         app.register_blueprint(module.bp)
     init_api(app)
     init_oauth(app)

@@ -183,3 +183,20 @@ def check_transition(
             "reason-invalid", f"bounce reason must be one of {', '.join(BOUNCE_REASONS)}"
         )
     return None
+
+
+def targets_for(source: str, actors: tuple[str, ...], *, status_before_bounce: str | None = None):
+    """The statuses any of ``actors`` may move a referral in ``source`` to, in table order
+    (what a page offers; ``check_transition`` still decides each move)."""
+    found = []
+    for target in STATUSES:
+        allowed = TRANSITIONS.get((source, target), frozenset())
+        if source == "bounced" and status_before_bounce:
+            if target == status_before_bounce:
+                allowed = allowed | {DISTRICT}
+            allowed = allowed | (
+                TRANSITIONS.get((status_before_bounce, target), frozenset()) & {PROVIDER}
+            )
+        if allowed & set(actors):
+            found.append(target)
+    return found

@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "provider_intake": frozenset({"provider.referrals", "referral.read"}),
     "commissioner": frozenset({"county.metrics"}),
 }
+# Not a role anyone holds: the rights of a one-link principal (services/status_links.py),
+# which the scoping layer binds to a single referral.
+STATUS_LINK_RIGHTS = frozenset({"provider.referrals", "referral.read"})
 
 # OAuth clients (baton.platform.oauth) act as one of these roles for the principal they are
 # bound to; the scopes granted to each token narrow it further. Not roles a user can hold.
@@ -64,5 +67,7 @@ def can(principal: Principal | None, permission: str) -> bool:
         return False
     if principal.kind == "system":
         return True
+    if principal.referral_id is not None:
+        return permission in STATUS_LINK_RIGHTS
     role = principal.role or ""
     return permission in PERMISSIONS.get(role, CLIENT_PERMISSIONS.get(role, frozenset()))

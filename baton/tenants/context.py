@@ -42,6 +42,8 @@ class Principal:
     # scopes it was granted. None for sessions and jobs, which scopes do not narrow.
     client_id: uuid.UUID | None = None
     scopes: frozenset[str] | None = None
+    # A one-link principal (a provider's signed status link): this one referral only.
+    referral_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if self.surface not in SURFACES:
@@ -56,6 +58,8 @@ class Principal:
             raise ValueError(f"unknown principal kind {self.kind!r}")
         if required[self.kind] is None:
             raise ValueError(f"a {self.kind} principal needs its scope")
+        if self.referral_id is not None and self.kind != "provider":
+            raise ValueError("only a provider principal can be bound to one referral")
 
     @property
     def bound_system(self) -> bool:

@@ -57,6 +57,11 @@ class TenantScoped:
     def provider_criteria(cls, provider_id: uuid.UUID) -> ColumnElement[bool]:
         return false()
 
+    @classmethod
+    def single_referral_criteria(cls, referral_id: uuid.UUID) -> ColumnElement[bool]:
+        """Rows a one-link principal (bound to one referral) may see: none by default."""
+        return false()
+
 
 class TenantKeyed(TenantScoped):
     """Tenant-owned model whose primary key leads with ``tenant_id`` (shardable by tenant)."""
@@ -83,13 +88,16 @@ def _criteria_options(principal: Principal | None) -> list:
     # plain expressions per class because the rules differ in shape from model to model.
     tenant_ids = sorted(principal.visible_tenant_ids)
     return [
-        with_loader_criteria(
-            cls,
-            and_(cls.tenant_id.in_(tenant_ids), cls.provider_criteria(principal.provider_id)),
-            include_aliases=True,
-        )
+        with_loader_criteria(cls, _provider_rule(cls, principal, tenant_ids), include_aliases=True)
         for cls in _tenant_models()
     ]
+
+
+def _provider_rule(cls, principal: Principal, tenant_ids: list) -> ColumnElement[bool]:
+    rule = and_(cls.tenant_id.in_(tenant_ids), cls.provider_criteria(principal.provider_id))
+    if principal.referral_id is not None:  # a one-link principal: narrower still
+        rule = and_(rule, cls.single_referral_criteria(principal.referral_id))
+    return rule
 
 
 def _tenant_models() -> list[type]:

@@ -105,7 +105,10 @@ def serve(host, port):
         for func, _queue, interval in SCHEDULE:
             threading.Thread(target=_every, args=(app, func, interval), daemon=True).start()
         click.echo("No REDIS_URL: the schedule runs inside this process.")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Not app.run(): inside a Flask CLI command it returns at once without serving.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 def _every(app, func, interval: int) -> None:

@@ -64,13 +64,18 @@ def test_escalation_e_mails_reach_the_lead_without_student_detail(
     _deliver_all(app, owner_engine)
     assert {r.email_status for r in _rows(owner_engine)} == {"sent"}
     recipients = sorted(to for tos, _ in smtp_server.messages for to in tos)
-    assert recipients == ["escalation_lead@a.test", "escalation_lead@b.test"]
+    assert recipients == [
+        "escalation_lead@a.test",
+        "escalation_lead@b.test",
+        "intake@pa.test",  # the referral notices to the portal providers
+        "intake@pb.test",
+    ]
     for _, content in smtp_server.messages:
         assert "Sign in to read it" in content
         for name in ("StuA0", "OnlyAFamily0", "StuB0", "OnlyBFamily0"):
             assert name not in content
     _deliver_all(app, owner_engine)  # already sent: nothing goes out twice
-    assert len(smtp_server.messages) == 2
+    assert len(smtp_server.messages) == 4
 
 
 def test_failures_back_off_then_fail_visibly_and_an_admin_can_retry(
@@ -81,14 +86,16 @@ def test_failures_back_off_then_fail_visibly_and_an_admin_can_retry(
         now = utcnow()
         for attempt in range(email.MAX_ATTEMPTS):
             _deliver_all(app, owner_engine, at=now + timedelta(hours=attempt + 1))
-        mine = [r for r in _rows(owner_engine) if r.tenant_id == world.tenant_a.id][0]
+        ours = [r for r in _rows(owner_engine) if r.tenant_id == world.tenant_a.id]
+        mine = ours[0]
         assert (mine.email_status, mine.email_attempts) == ("failed", email.MAX_ATTEMPTS)
         assert "ConnectionRefusedError" in mine.email_error
     finally:
         app.config.pop("MAIL_SERVER", None)
     admin = api_as("district_admin@a.test")
     failed = admin.get("/api/v1/deliveries/failed").json
-    assert [f["id"] for f in failed] == [str(mine.id)]  # district B's failure is not listed
+    # district A's two failures (the lead's and the provider's notice); B's are not listed
+    assert sorted(f["id"] for f in failed) == sorted(str(r.id) for r in ours)
     assert api_as("navigator@a.test").get("/api/v1/deliveries/failed").status_code == 403
     retried = admin.post(f"/api/v1/deliveries/{mine.id}/retry")
     assert retried.status_code == 200 and retried.json["email_status"] == "pending"
@@ -105,7 +112,8 @@ def test_a_pending_e_mail_waits_for_its_backoff(app, world, owner_engine):
 
         with system_scope("test"):
             assert email.pending_emails(utcnow()) == []  # backing off
-            assert len(email.pending_emails(utcnow() + timedelta(minutes=3))) == 2
+            # the two leads' escalation notices and the two providers' referral notices
+            assert len(email.pending_emails(utcnow() + timedelta(minutes=3))) == 4
 
 
 def test_notifications_api_lists_and_marks_only_my_own(world, api_as):

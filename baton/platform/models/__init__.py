@@ -13,6 +13,7 @@ from baton.platform.models.care import (
     ServiceLog,
     TriageChecklist,
 )
+from baton.platform.models.links import StatusLink
 from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
@@ -38,6 +39,7 @@ __all__ = [
     "ReferralEvent",
     "RollupWatermark",
     "ServiceLog",
+    "StatusLink",
     "TenantSettings",
     "TriageChecklist",
     "Caregiver",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -117,6 +118,13 @@ class Consent(TenantKeyed, db.Model):
     @classmethod
     def provider_criteria(cls, provider_id):
         return cls.provider_id == provider_id
+
+    @classmethod
+    def single_referral_criteria(cls, referral_id):
+        """The consent the one referral relies on (a status link checks feedback consent)."""
+        from baton.platform.models.referrals import Referral
+
+        return cls.id.in_(select(Referral.consent_id).where(Referral.id == referral_id))
 
 
 class ContactAttempt(TenantKeyed, db.Model):

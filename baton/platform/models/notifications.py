@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.platform.extensions import db
 from baton.platform.models.base import timestamp, uuid_pk
+from baton.platform.models.referrals import _referral_for_provider
 from baton.tenants.scoping import TenantKeyed
 
 aware = DateTime(timezone=True)
@@ -38,3 +39,6 @@ class Notification(TenantKeyed, db.Model):
     email_attempts: Mapped[int] = mapped_column(default=0)
     email_next_attempt_at: Mapped[datetime | None] = mapped_column(aware)
     email_error: Mapped[str | None] = mapped_column(String(300))
+
+    # Provider intake staff are notified of referrals addressed to their organisation.
+    provider_criteria = classmethod(_referral_for_provider)

@@ -88,6 +88,10 @@ class Referral(TenantKeyed, db.Model):
     def provider_criteria(cls, provider_id):
         return and_(cls.provider_id == provider_id, cls.status != "draft")
 
+    @classmethod
+    def single_referral_criteria(cls, referral_id):
+        return cls.id == referral_id
+
     def refresh_next_due(self) -> None:
         dues = [
             d
@@ -139,3 +143,7 @@ class ReferralEvent(TenantKeyed, db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     provider_criteria = classmethod(_referral_for_provider)
+
+    @classmethod
+    def single_referral_criteria(cls, referral_id):
+        return cls.referral_id == referral_id

@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 from baton.platform.errors import InvalidInput, NotFound
 from baton.platform.extensions import db
-from baton.platform.models import Notification, User
+from baton.platform.lifecycle import TERMINAL
+from baton.platform.models import Notification, Referral, User
 from baton.platform.models.base import utcnow
 from baton.platform.services.audit import record_audit
 from baton.platform.services.common import require_permission
+from baton.platform.services.notifications import PROVIDER_REFERRAL
+from baton.platform.services.status_links import LIFETIME, issue_status_link
 from baton.tenants.context import require_principal
 from baton.tenants.scoping import access, scoped
 
@@ -56,10 +59,7 @@ def deliver_email(notification_id: uuid.UUID, now: datetime, send: Sender, base_
         row.email_status = "none"
         return row.email_status
     subject = "Baton: something needs your attention"
-    body = (
-        f"You have a new Baton notification ({row.kind.replace('-', ' ')}).\n"
-        f"Sign in to read it: {base_url.rstrip('/')}/notifications\n"
-    )
+    body = _body(row, base_url.rstrip("/"))
     try:
         send(user.email, subject, body)
     except Exception as exc:  # any transport failure is recorded, never raised  # noqa: BLE001
@@ -74,6 +74,26 @@ def deliver_email(notification_id: uuid.UUID, now: datetime, send: Sender, base_
     row.email_status = "sent"
     row.email_error = None
     return row.email_status
+
+
+def _body(row: Notification, base: str) -> str:
+    """A pointer into Baton; a provider's referral notice also carries its one-link update
+    (the link itself shows only what the provider may see of that one referral)."""
+    body = (
+        f"You have a new Baton notification ({row.kind.replace('-', ' ')}).\n"
+        f"Sign in to read it: {base}/notifications\n"
+    )
+    if row.kind != PROVIDER_REFERRAL or row.referral_id is None:
+        return body
+    referral = db.session.scalars(scoped(Referral).where(Referral.id == row.referral_id)).first()
+    if referral is None or referral.status in TERMINAL:
+        return body
+    token = issue_status_link(referral, recipient_user_id=row.user_id)
+    return body + (
+        "\nOr update this referral's status without signing in (accept, decline, the intake "
+        f"date, attendance). The link works for this one referral only and expires in "
+        f"{LIFETIME.days} days:\n{base}/status-update?token={token}\n"
+    )
 
 
 def failed_deliveries() -> list[Notification]:

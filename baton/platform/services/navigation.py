@@ -146,11 +146,13 @@ def close_escalation(escalation_id, *, resolution: str, note: str | None = None)
     return escalation
 
 
-def list_escalations(status: str | None = "open") -> list[Escalation]:
+def list_escalations(status: str | None = "open", *, referral_id=None) -> list[Escalation]:
     require_permission("escalation.open", "escalation.manage")
     stmt = scoped(Escalation)
     if status:
         stmt = stmt.where(Escalation.status == status)
+    if referral_id is not None:
+        stmt = stmt.where(Escalation.referral_id == referral_id)
     return db.session.scalars(stmt.order_by(Escalation.opened_at)).all()
 
 

@@ -31,6 +31,33 @@ def notify(
     return row
 
 
+PROVIDER_REFERRAL = "provider-referral"
+
+
+def notify_provider_staff(referral: Referral) -> list[Notification]:
+    """Tell the intake staff of a portal-route provider that a referral is waiting for them.
+
+    The text names only the district and the priority (no student detail); the e-mail that
+    follows carries a one-link status update for this referral (services/email.py)."""
+    from sqlalchemy import select
+
+    from baton.platform.models import Membership, Tenant, User
+
+    staff = db.session.scalars(
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.provider_id == referral.provider_id,
+            Membership.role == "provider_intake",
+            User.active.is_(True),
+        )
+    ).all()
+    district = db.session.get(Tenant, referral.tenant_id)
+    priority = "urgent" if referral.high_need or referral.tier == "B" else "routine"
+    text = f"New {priority} referral from {district.name} is waiting in the provider portal."
+    return [notify(user, PROVIDER_REFERRAL, text, referral) for user in staff]
+
+
 def my_notifications(*, unread_only: bool = True, limit: int = 50) -> list[Notification]:
     stmt = scoped(Notification).where(Notification.user_id == user_id())
     if unread_only:

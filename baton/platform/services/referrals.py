@@ -7,7 +7,7 @@ then one immutable event and one audit row are appended in the same transaction.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_
@@ -35,6 +35,7 @@ from baton.platform.services.audit import record_audit, record_list_read
 from baton.platform.services.common import actor_kind, require_permission, user_id
 from baton.platform.services.consent import active_consent, consent_allows
 from baton.platform.services.escalations import resolve_escalations
+from baton.platform.services.notifications import notify_provider_staff
 from baton.platform.services.settings import tenant_settings
 from baton.platform.services.students import access_student
 from baton.tenants.context import require_principal
@@ -191,6 +192,24 @@ def transition_referral(
     )
 
 
+def record_phone_intake(
+    referral_id: uuid.UUID, appointment: Appointment, *, expected_version: int | None = None
+) -> Referral:
+    """The warm handoff with a provider reached by phone: the navigator records, on the
+    provider's behalf, its acceptance (when not yet recorded) and the intake it booked.
+
+    Raises InvalidInput for a provider with its own portal or EHR (it answers itself)."""
+    referral = access_referral(referral_id, audit=False)
+    if referral.intake_route != "phone":
+        raise InvalidInput(fields={"appointment_at": "this provider records its own bookings"})
+    if referral.status in ("sent", "received"):
+        transition_referral(referral.id, "accepted", expected_version=expected_version)
+        expected_version = None
+    return transition_referral(
+        referral.id, "scheduled", appointment=appointment, expected_version=expected_version
+    )
+
+
 def _move(
     referral: Referral,
     target: str,
@@ -248,6 +267,8 @@ def _apply(referral, source, target, reason, appointment, redirected_to) -> None
     if target == "sent":
         _attach_consent(referral)  # nothing leaves the school without it
         _start_clock(referral, now)
+        if referral.intake_route == "portal":
+            notify_provider_staff(referral)
     elif target == "received":
         referral.received_at = now
     elif target == "declined":
@@ -416,11 +437,16 @@ class TrackerRow:
     overdue: bool
 
 
-def tracker(limit: int = 200) -> list[TrackerRow]:
-    """Open referrals for the weekly tracker: overdue first, then high-need, then next due."""
+def tracker(
+    filters: ReferralFilters | None = None, *, language: str | None = None, limit: int = 200
+) -> list[TrackerRow]:
+    """Open referrals for the weekly tracker: overdue first, then high-need, then next due.
+
+    Filters: status, school, provider, tier, high-need, and the student's language."""
     from baton.platform.models import Student
 
     require_permission("referral.read")
+    f = filters or ReferralFilters()
     now = utcnow()
     overdue = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < now)
     stmt = (
@@ -432,14 +458,18 @@ def tracker(limit: int = 200) -> list[TrackerRow]:
         )
         .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
         .where(Referral.status.in_(lifecycle.OPEN))
-        .order_by(
-            overdue.desc(),
-            Referral.high_need.desc(),
-            Referral.next_due_at.asc().nulls_last(),
-            Referral.created_at,
-        )
-        .limit(limit)
     )
+    stmt = _filtered(stmt, replace(f, school_id=None))
+    if f.school_id:
+        stmt = stmt.where(Student.school_id == f.school_id)
+    if language:
+        stmt = stmt.where(Student.preferred_language == language)
+    stmt = stmt.order_by(
+        overdue.desc(),
+        Referral.high_need.desc(),
+        Referral.next_due_at.asc().nulls_last(),
+        Referral.created_at,
+    ).limit(limit)
     rows = [
         TrackerRow(
             r, f"{first} {last}", provider, bool(r.next_due_at and as_utc(r.next_due_at) < now)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.forms import CaregiverForm, StudentForm, choices
+from baton.platform.permissions import can
 from baton.platform.services import students as svc
+from baton.platform.services.referrals import ReferralFilters, list_referrals
 
 bp = Blueprint("students", __name__, url_prefix="/students")
 
@@ -51,7 +53,10 @@ def new():
 @login_required("student.read")
 def show(student_id: uuid.UUID):
     student = svc.access_student(student_id)
-    return render_template("students/show.html", student=student)
+    referrals = []
+    if can(g.principal, "referral.manage"):
+        referrals = list_referrals(ReferralFilters(student_id=student.id), limit=20)
+    return render_template("students/show.html", student=student, referrals=referrals)
 
 
 @bp.route("/<uuid:student_id>/caregivers/new", methods=["GET", "POST"])
