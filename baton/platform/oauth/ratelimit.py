@@ -44,7 +44,7 @@ def init_rate_limits(app: Flask) -> None:
         application_limits=[
             _limit("RATE_LIMIT_PER_CLIENT", _client_key, "client"),
             _limit("RATE_LIMIT_PER_USER", _user_key, "user"),
-            _limit("RATE_LIMIT_ANONYMOUS", _anonymous_key, "anonymous"),
+            _limit("RATE_LIMIT_ANONYMOUS", _address_key, "anonymous", _identified),
         ],
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI")
         or app.config.get("REDIS_URL")
@@ -61,8 +61,14 @@ def init_rate_limits(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _too_many)
 
 
-def _limit(setting: str, key, scope: str) -> ApplicationLimit:
-    return ApplicationLimit(lambda: current_app.config[setting], key_function=key, scope=scope)
+def _limit(setting: str, key, scope: str, exempt=None) -> ApplicationLimit:
+    """An app-wide limit counted per ``key``; a request without that key is exempt."""
+    return ApplicationLimit(
+        lambda: current_app.config[setting],
+        key_function=key,
+        scope=scope,
+        exempt_when=exempt or (lambda: not key()),
+    )
 
 
 def _limited_path() -> bool:
@@ -126,17 +132,15 @@ def _assertion_issuer() -> str | None:
 
 
 def _client_key() -> str:
-    return g.get("rate_client") or ""  # empty: the limit does not apply to this request
+    return g.get("rate_client") or ""
 
 
 def _user_key() -> str:
     return g.get("rate_user") or ""
 
 
-def _anonymous_key() -> str:
-    if g.get("rate_client") or g.get("rate_user"):
-        return ""
-    return _address_key()
+def _identified() -> bool:
+    return bool(g.get("rate_client") or g.get("rate_user"))
 
 
 def _address_key() -> str:
