@@ -306,6 +306,7 @@ def test_consent_page_names_app_scopes_and_district(live_server, world, sis):
     _, _, url = _authorize_url(live_server, sis)
     browser.authorize(url, decision="deny")
     page = browser.consent_page
-    for words in ("Care app", "District A", "See referrals and their status history",
-                  "Update a referral", "Know your e-mail address", 'name="csrf_token"'):  # fmt: skip
+    expected = ("Care app", "District A", "See referrals and their status history",
+                "Update a referral", "Know your e-mail address", 'name="csrf_token"')  # fmt: skip
+    for words in expected:
         assert words in page
