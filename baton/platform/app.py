@@ -173,14 +173,18 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         auth,
         county,
+        developers,
         health,
         home,
+        oauth_clients,
         provider,
         referrals,
         students,
     )
 
     for module in (auth, health, home, students, referrals, admin, provider, county):
+        app.register_blueprint(module.bp)
+    for module in (oauth_clients, developers):  # partner apps (issue 8)
         app.register_blueprint(module.bp)
     init_api(app)
     init_oauth(app)
