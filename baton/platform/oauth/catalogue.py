@@ -71,12 +71,15 @@ OIDC_SCOPES: dict[str, str] = {
 # SMART resource scopes on the JSON API: what a FHIR-side grant means here. Resource ->
 # {SMART permission letter -> Baton permissions}. The FHIR gateway checks SMART scopes itself.
 SMART_ON_API: dict[str, dict[str, frozenset[str]]] = {
-    "Task": {"r": frozenset({"referral.read"}), "s": frozenset({"referral.read"}),
-             "u": frozenset({"referral.manage", "provider.referrals"})},
+    "Task": {
+        "r": frozenset({"referral.read"}),
+        "s": frozenset({"referral.read"}),
+        "u": frozenset({"referral.manage", "provider.referrals"}),
+    },
     "ServiceRequest": {"r": frozenset({"referral.read"}), "s": frozenset({"referral.read"})},
     "Patient": {"r": frozenset({"student.read"}), "s": frozenset({"student.read"})},
     "Organization": {"r": frozenset({"directory.read"}), "s": frozenset({"directory.read"})},
-}  # fmt: skip
+}
 
 
 def permissions_for(granted: frozenset[str] | list[str] | str) -> frozenset[str]:

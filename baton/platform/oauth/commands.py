@@ -21,22 +21,44 @@ from baton.platform.oauth.models import OAuthClient
 @click.option("--tenant", "tenant_slug", default=None, help="the district it belongs to")
 @click.option("--provider", "provider_slug", default=None, help="the provider it belongs to")
 @click.option("--county", "county_slug", default=None, help="the county it belongs to")
-@click.option("--kind", type=click.Choice(sorted(apps.CLIENT_TYPES)), default="secret",
-              show_default=True, help="public (PKCE only), secret, or jwks (private_key_jwt)")  # fmt: skip
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(apps.CLIENT_TYPES)),
+    default="secret",
+    show_default=True,
+    help="public (PKCE only), secret, or jwks (private_key_jwt)",
+)
 @click.option("--grant", "grants", multiple=True, type=click.Choice(apps.GRANTS), required=True)
 @click.option("--scopes", required=True, help='space-separated, e.g. "openid referrals:read"')
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="repeat for several")
 @click.option("--jwks-url", default=None)
 @click.option("--jwks-file", type=click.File("r"), default=None)
 @with_appcontext
-def create_app_command(name, tenant_slug, provider_slug, county_slug, kind, grants, scopes,
-                       redirect_uris, jwks_url, jwks_file):  # fmt: skip
+def create_app_command(
+    name,
+    tenant_slug,
+    provider_slug,
+    county_slug,
+    kind,
+    grants,
+    scopes,
+    redirect_uris,
+    jwks_url,
+    jwks_file,
+):
     """Register a partner app (OAuth client) for one district, provider or county."""
     from baton.platform.commands import _run
     from baton.platform.services import provisioning as prov
 
-    spec = apps.AppSpec(name, list(grants), scopes, kind, list(redirect_uris),
-                        jwks=json.load(jwks_file) if jwks_file else None, jwks_uri=jwks_url)  # fmt: skip
+    spec = apps.AppSpec(
+        name,
+        list(grants),
+        scopes,
+        kind,
+        list(redirect_uris),
+        jwks=json.load(jwks_file) if jwks_file else None,
+        jwks_uri=jwks_url,
+    )
 
     def action():
         return apps.register_app(
@@ -50,8 +72,9 @@ def create_app_command(name, tenant_slug, provider_slug, county_slug, kind, gran
     click.echo(f"created app {client.name}: client_id {client.client_id}")
     if secret:
         click.echo(f"client secret (shown once): {secret}")
-    click.echo(f"discovery: {current_app.config['BASE_URL'].rstrip('/')}"
-               "/.well-known/openid-configuration")  # fmt: skip
+    click.echo(
+        f"discovery: {current_app.config['BASE_URL'].rstrip('/')}/.well-known/openid-configuration"
+    )
 
 
 @click.command("rotate-app-secret")

@@ -12,8 +12,20 @@ from baton.platform.oauth.oidc import issuer
 bp = Blueprint("oauth_discovery", __name__)
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CLAIMS = ["sub", "name", "email", "baton_role", "baton_org", "iss", "aud", "exp", "iat",
-          "auth_time", "nonce", "at_hash"]  # fmt: skip
+CLAIMS = [
+    "sub",
+    "name",
+    "email",
+    "baton_role",
+    "baton_org",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+]
 
 
 def server_metadata() -> dict:

@@ -34,8 +34,10 @@ def _checkboxes(label: str, pairs) -> SelectMultipleField:
 
 
 class AppForm(FlaskForm):
-    name = StringField("App name (shown to staff when it asks for access)",
-                       validators=[DataRequired(), Length(max=200)])  # fmt: skip
+    name = StringField(
+        "App name (shown to staff when it asks for access)",
+        validators=[DataRequired(), Length(max=200)],
+    )
     client_type = RadioField("Kind of app", choices=choices(CLIENT_TYPES), default="secret")
     grant_types = _checkboxes("How it gets access", GRANTS)
     scopes = _checkboxes("What it may do (never more than the person or organisation may)", [])
@@ -43,10 +45,12 @@ class AppForm(FlaskForm):
         "Redirect URIs, one per line (https://, or http://127.0.0.1 for a native app)",
         validators=[Optional(), Length(max=5000)],
     )
-    jwks_uri = StringField("JWKS URL (signed assertions only)",
-                           validators=[Optional(), Length(max=500)])  # fmt: skip
-    jwks = TextAreaField("…or its public JWKS, pasted as JSON", validators=[Optional(),
-                                                                           Length(max=20000)])  # fmt: skip
+    jwks_uri = StringField(
+        "JWKS URL (signed assertions only)", validators=[Optional(), Length(max=500)]
+    )
+    jwks = TextAreaField(
+        "…or its public JWKS, pasted as JSON", validators=[Optional(), Length(max=20000)]
+    )
 
     def offer_scopes(self, kind: str) -> None:
         offered = [(name, f"{text} ({name})") for name, text in catalogue.OIDC_SCOPES.items()]
@@ -62,7 +66,7 @@ class AppForm(FlaskForm):
             client_type=self.client_type.data,
             redirect_uris=[
                 u.strip() for u in (self.redirect_uris.data or "").splitlines() if u.strip()
-            ],  # fmt: skip
+            ],
             jwks=self._jwks(),
             jwks_uri=(self.jwks_uri.data or "").strip() or None,
         )

@@ -63,8 +63,12 @@ class BatonOpenIDCode(OpenIDCode):
 
     def get_client_claims(self, client) -> dict:
         now = int(time.time())
-        return {"iss": issuer(), "aud": [client.get_client_id()], "iat": now,
-                "exp": now + ID_TOKEN_LIFETIME}  # fmt: skip
+        return {
+            "iss": issuer(),
+            "aud": [client.get_client_id()],
+            "iat": now,
+            "exp": now + ID_TOKEN_LIFETIME,
+        }
 
     def exists_nonce(self, nonce: str, request) -> bool:
         return (

@@ -26,8 +26,14 @@ from baton.platform.oauth import usage
 from baton.platform.oauth.models import OAuthClient, OAuthToken
 from baton.platform.oauth.tokens import hash_token
 
-LIMITED_PREFIXES = ("/api/", "/fhir", "/oauth/token", "/oauth/revoke", "/oauth/introspect",
-                    "/oauth/userinfo")  # fmt: skip
+LIMITED_PREFIXES = (
+    "/api/",
+    "/fhir",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/userinfo",
+)
 DEFAULTS = {
     "RATE_LIMIT_PER_CLIENT": "1200/minute",
     "RATE_LIMIT_PER_USER": "600/minute",

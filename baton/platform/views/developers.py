@@ -17,7 +17,5 @@ def index():
         meta=server_metadata(),
         api_scopes=catalogue.API_SCOPES.values(),
         oidc_scopes=catalogue.OIDC_SCOPES,
-        limits={
-            k: current_app.config[k] for k in ("RATE_LIMIT_PER_CLIENT", "RATE_LIMIT_PER_USER")
-        },  # fmt: skip
+        limits={k: current_app.config[k] for k in ("RATE_LIMIT_PER_CLIENT", "RATE_LIMIT_PER_USER")},
     )

@@ -86,8 +86,11 @@ def test_id_token_and_userinfo_identify_the_staff_member(live_server, world, sis
     assert claims["email"] == "navigator@a.test" and claims["baton_role"] == "navigator"
     assert claims["baton_org"] == f"district:{world.tenant_a.id}"
     info = session.get(config.json()["userinfo_endpoint"], timeout=10).json()
-    assert (info["sub"], info["email"], info["name"]) == (claims["sub"], "navigator@a.test",
-                                                          "navigator a")  # fmt: skip
+    assert (info["sub"], info["email"], info["name"]) == (
+        claims["sub"],
+        "navigator@a.test",
+        "navigator a",
+    )
 
 
 def test_wrong_redirect_uri_is_shown_never_redirected(live_server, world, sis):
@@ -110,8 +113,9 @@ def test_wrong_redirect_uri_is_shown_never_redirected(live_server, world, sis):
     ],
     ids=["plain-pkce", "no-pkce", "scope-for-counties", "scope-not-registered"],
 )
-def test_bad_authorization_requests_go_back_with_an_error(live_server, world, sis, params,
-                                                          expected):  # fmt: skip
+def test_bad_authorization_requests_go_back_with_an_error(
+    live_server, world, sis, params, expected
+):
     query = {
         "response_type": "code",
         "client_id": sis.client_id,
@@ -228,9 +232,10 @@ def test_the_grant_never_exceeds_the_users_role(live_server, world, sis):
     back = browser.authorize(url)
     assert "Not granted: your role does not allow it" in browser.consent_page
     token = session.fetch_token(
-        live_server.token_url, authorization_response=back.headers["Location"],
+        live_server.token_url,
+        authorization_response=back.headers["Location"],
         code_verifier=verifier,
-    )  # fmt: skip
+    )
     assert token["scope"] == "openid"
     refused = _api(live_server, token["access_token"], "/api/v1/referrals")
     assert refused.status_code == 403
@@ -306,7 +311,13 @@ def test_consent_page_names_app_scopes_and_district(live_server, world, sis):
     _, _, url = _authorize_url(live_server, sis)
     browser.authorize(url, decision="deny")
     page = browser.consent_page
-    expected = ("Care app", "District A", "See referrals and their status history",
-                "Update a referral", "Know your e-mail address", 'name="csrf_token"')  # fmt: skip
+    expected = (
+        "Care app",
+        "District A",
+        "See referrals and their status history",
+        "Update a referral",
+        "Know your e-mail address",
+        'name="csrf_token"',
+    )
     for words in expected:
         assert words in page
