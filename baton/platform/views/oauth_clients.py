@@ -78,7 +78,11 @@ def _shown_once(client, secret, *, created: bool):
 
 
 def _attach(form, exc: InvalidInput) -> None:
+    """Field messages next to their fields; a specific detail (the key checks give one)
+    replaces their terse field codes."""
+    specific = exc.detail if exc.detail != exc.title else None
     for name, message in exc.fields.items():
+        message = specific or message
         field = getattr(form, name, None)
         if field is None:
             form.form_errors.append(f"{name}: {message}")
