@@ -86,6 +86,9 @@ def build_world() -> SimpleNamespace:
         prov.create_user("intake@pa.test", "Intake A", PASSWORD, "provider_intake", provider=w.pa)
         prov.create_user("intake@pb.test", "Intake B", PASSWORD, "provider_intake", provider=w.pb)
         prov.create_user(
+            "provider_admin@pa.test", "Provider admin A", PASSWORD, "provider_admin", provider=w.pa
+        )
+        prov.create_user(
             "commissioner@test.test", "Commissioner", PASSWORD, "commissioner", county=w.county
         )
         w.county, w.pa, w.pb = (snapshot(o, "id", "slug", "name") for o in (w.county, w.pa, w.pb))

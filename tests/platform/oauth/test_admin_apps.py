@@ -8,10 +8,7 @@ import re
 from sqlalchemy import text
 
 from baton.platform.extensions import db
-from baton.platform.models import ProviderOrg
-from baton.platform.services import provisioning as prov
-from baton.tenants.context import system_scope
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import csrf_token
 from tests.oauth_support import register_app
 
 FORM = {
@@ -117,12 +114,8 @@ def test_staff_without_the_admin_role_cannot_manage_apps(app, world, login_as):
 
 
 def test_provider_admin_registers_the_providers_own_apps(app, world, login_as):
-    with app.app_context(), system_scope("test: a provider admin"):
-        provider = db.session.get(ProviderOrg, world.pa.id)
-        prov.create_user("admin@pa.test", "Admin A", PASSWORD, "provider_admin", provider=provider)
-        db.session.commit()
     register_app(app, tenant_id=world.tenant_a.id, name="District app")
-    admin = login_as("admin@pa.test")
+    admin = login_as("provider_admin@pa.test")
     assert "Partner apps" in admin.get("/provider").text  # the one navigation link
     form = {**FORM, "scopes": ["openid", "referrals:write", "directory:read"]}
     assert _post(admin, "/admin/apps/new", form).status_code == 201
