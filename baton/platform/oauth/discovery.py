@@ -54,7 +54,7 @@ def server_metadata() -> dict:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [keys.SIGNING_ALG],
         "claims_supported": CLAIMS,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": ["none", "consent"],
     }
 
 

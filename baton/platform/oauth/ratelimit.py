@@ -58,6 +58,10 @@ def init_rate_limits(app: Flask) -> None:
         strategy=app.config.get("RATELIMIT_STRATEGY", "fixed-window"),
         key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "baton-rl"),
         headers_enabled=False,  # Retry-After is set on the 429 itself, see _too_many
+        # Redis carries counters, not records: if it is down, count in memory meanwhile
+        # rather than refuse the API.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
     )
     limiter.request_filter(lambda: not _limited_path())
     app.before_request(_identify_caller)  # before the limiter's hook: its keys need it

@@ -103,3 +103,13 @@ def test_admins_see_requests_and_refusals_per_client(tiny_app, world, sync, logi
     page = login_as("district_admin@a.test").get(f"/admin/apps/{sync.client_id}").text
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert f"<td>{today}</td><td>4</td><td>1</td>" in page
+
+
+def test_limits_fall_back_to_memory_when_redis_is_down(tiny_app, world):
+    """Counters are not records: with the limiter's Redis unreachable the API still answers,
+    and the limit still holds, counted in memory."""
+    down = tiny_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", RATE_LIMIT_PER_USER="2/minute")
+    client = down.test_client()
+    login(client, "navigator@a.test")
+    statuses = [client.get("/api/v1/referrals").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
