@@ -87,6 +87,9 @@ def build_world() -> SimpleNamespace:
         for key in ("a", "b"):
             _referral_world(w, key)
         prov.create_user(
+            "provider_admin@pa.test", "Provider admin A", PASSWORD, "provider_admin", provider=w.pa
+        )
+        prov.create_user(
             "commissioner@test.test", "Commissioner", PASSWORD, "commissioner", county=w.county
         )
         w.county, w.pa, w.pb = (snapshot(o, "id", "slug", "name") for o in (w.county, w.pa, w.pb))

@@ -175,8 +175,10 @@ def _register_blueprints(app: Flask) -> None:
         caseload,
         county,
         crisis,
+        developers,
         health,
         home,
+        oauth_clients,
         provider,
         referrals,
         status_link,
@@ -188,6 +190,8 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, health, home, students, referrals, admin, provider, county):
         app.register_blueprint(module.bp)
     for module in (ui, wizard, crisis, caseload, status_link):
+        app.register_blueprint(module.bp)
+    for module in (oauth_clients, developers):  # partner apps (issue 8)
         app.register_blueprint(module.bp)
     init_api(app)
     init_oauth(app)

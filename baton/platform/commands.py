@@ -229,7 +229,10 @@ def simulate_command(days, per_day):
 
 
 def register(group: click.Group) -> None:
+    from baton.platform.oauth.commands import COMMANDS as OAUTH_COMMANDS
+
     for command in (
+        *OAUTH_COMMANDS,
         create_county,
         create_tenant,
         create_school,

@@ -30,6 +30,13 @@ class Forbidden(BatonError):
     title = "Not allowed for your role"
 
 
+class InsufficientScope(Forbidden):
+    """The role may do this, but the token was not granted a scope that allows it."""
+
+    code = "insufficient-scope"
+    title = "The token's scopes do not allow this"
+
+
 class Unauthenticated(BatonError):
     status = 401
     code = "unauthenticated"

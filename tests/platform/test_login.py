@@ -16,6 +16,7 @@ REFUSED = "Invalid email or password"
 LOCKED = "temporarily locked"
 ROLE_EMAILS = {role: f"{role}@a.test" for role in DISTRICT_ROLES} | {
     "provider_intake": "intake@pa.test",
+    "provider_admin": "provider_admin@pa.test",
     "commissioner": "commissioner@test.test",
 }
 

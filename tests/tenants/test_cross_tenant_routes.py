@@ -23,6 +23,29 @@ SKIP_ENDPOINTS = {"static"}
 METHODS = ("GET", "POST")
 
 
+def _partner_app_of(tenant_id) -> str:
+    from baton.platform.oauth.models import OAuthClient
+
+    with system_scope("test: pick another tenant's partner app"):
+        return db.session.scalars(
+            select(OAuthClient.client_id).where(OAuthClient.tenant_id == tenant_id)
+        ).first()
+
+
+# Route arguments that name a row by a public string id rather than a tenant-owned model's
+# UUID (OAuth clients are not tenant tables; see baton/platform/oauth/models.py).
+PUBLIC_ID_ARGS = {"client_id": _partner_app_of}
+
+
+@pytest.fixture(autouse=True)
+def _partner_apps(app, world):
+    """One partner app per district, so the admin's app routes are walked too."""
+    from tests.oauth_support import register_app
+
+    for tenant in (world.tenant_a, world.tenant_b):
+        register_app(app, tenant_id=tenant.id, name=f"App of {tenant.name}")
+
+
 def _routes(app, with_args: bool):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIP_ENDPOINTS or bool(rule.arguments) != with_args:
@@ -33,6 +56,11 @@ def _routes(app, with_args: bool):
 def _ids_of(tenant_id, rule) -> dict[str, uuid.UUID]:
     values = {}
     for arg in rule.arguments:
+        if arg in PUBLIC_ID_ARGS:
+            with system_scope("test: pick another tenant's id"):
+                values[arg] = PUBLIC_ID_ARGS[arg](tenant_id)
+            assert values[arg] is not None, f"no {arg} in that tenant"
+            continue
         model = model_for_arg(arg)
         if model is None or not issubclass(model, TenantScoped):
             pytest.fail(

@@ -13,20 +13,19 @@ from flask import g, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from baton.platform.errors import BatonError, NotFound, Unauthenticated
+from baton.platform.errors import BatonError, InsufficientScope, NotFound, Unauthenticated
 from baton.platform.extensions import db
-from baton.platform.oauth.scopes import permits_any
+from baton.platform.oauth.catalogue import permissions_for
+from baton.platform.permissions import can
 from baton.tenants.context import Principal, set_principal
 from baton.tenants.scoping import access, model_for_arg
 
 BEARER_RESOLVERS: list[Callable[[str], Principal | None]] = []
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class InsufficientScope(BatonError):
-    status = 403
-    code = "insufficient-scope"
-    title = "The token's scopes do not allow this"
+# Blueprints whose services check no permission of their own (a user's own notifications):
+# a token needs one of these, through its scopes, to reach them.
+TOKEN_BLUEPRINT_PERMISSIONS = {"api_notifications": ("referral.read", "referral.manage")}
+__all__ = ["InsufficientScope", "authenticate_api_request", "BEARER_RESOLVERS"]
 
 
 class CsrfMissing(BatonError):
@@ -68,13 +67,15 @@ def _check_visible_ids(view_args: dict) -> None:
 
 
 def _check_token_scopes(principal: Principal) -> None:
-    """Until the JSON API has scopes of its own, a token reads with some SMART read scope
-    (``r``/``s``) and changes anything only with some write scope (``c``/``u``/``d``); its
-    principal's role bounds the rest, as for a signed-in user."""
+    """A token needs some scope that means something on the JSON API; each endpoint's service
+    then asks ``can()`` for its permission, which for a token also needs a granted scope that
+    maps onto it (``baton.platform.oauth.catalogue``)."""
     if principal.scopes is None:
         return
-    needed = "rs" if request.method in SAFE_METHODS else "cud"
-    if not permits_any(principal.scopes, needed):
+    if not permissions_for(principal.scopes):
+        raise InsufficientScope()
+    needed = TOKEN_BLUEPRINT_PERMISSIONS.get(request.blueprint or "")
+    if needed and not any(can(principal, p) for p in needed):
         raise InsufficientScope()
 
 

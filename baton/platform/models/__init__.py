@@ -21,7 +21,12 @@ from baton.platform.models.referrals import Referral, ReferralEvent
 from baton.platform.models.rollups import CountyRollup, DistrictRollup, RollupWatermark
 from baton.platform.models.settings import TenantSettings
 from baton.platform.models.students import Caregiver, Student
-from baton.platform.oauth.models import OAuthClient, OAuthToken, UsedAssertion
+from baton.platform.oauth.models import (
+    OAuthAuthorizationCode,
+    OAuthClient,
+    OAuthToken,
+    UsedAssertion,
+)
 
 __all__ = [
     "AuditLog",
@@ -46,6 +51,7 @@ __all__ = [
     "County",
     "Membership",
     "Notification",
+    "OAuthAuthorizationCode",
     "OAuthClient",
     "OAuthToken",
     "UsedAssertion",

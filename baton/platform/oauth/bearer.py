@@ -1,16 +1,23 @@
-"""From a bearer token to the principal it acts as, with the scopes it was granted."""
+"""From a bearer token to the principal it acts as, with the scopes it was granted.
+
+A client's own token (client credentials) acts as the client's principal in a client role; a
+token a user authorized acts as that user's membership, exactly as the user would signed in,
+narrowed by the token's scopes (``permissions.can``). The tenant always comes from the token.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from sqlalchemy import select
 
 from baton.platform.extensions import db
-from baton.platform.models import ProviderOrg, Tenant
+from baton.platform.models import County, Membership, ProviderOrg, Tenant
 from baton.platform.models.base import as_utc, utcnow
 from baton.platform.oauth.models import OAuthClient, OAuthToken
-from baton.platform.oauth.server import hash_token
+from baton.platform.oauth.tokens import hash_token
 from baton.platform.permissions import CLIENT_ROLES
-from baton.platform.services.auth import partner_tenant_ids
+from baton.platform.services.auth import partner_tenant_ids, principal_for
 from baton.tenants.context import Principal
 
 
@@ -31,7 +38,10 @@ def resolve_bearer(token: str, surface: str, request_id: str | None = None) -> P
         return None
     if not _principal_active(issued):
         return None
-    kind = "district" if issued.tenant_id else "provider"
+    granted = frozenset(issued.scopes.split())
+    if issued.membership_id is not None:
+        return _user_principal(issued, surface, request_id, client, granted)
+    kind = _kind(issued)
     partners = partner_tenant_ids(issued.provider_id) if issued.provider_id else frozenset()
     return Principal(
         kind=kind,
@@ -39,19 +49,44 @@ def resolve_bearer(token: str, surface: str, request_id: str | None = None) -> P
         role=CLIENT_ROLES[kind],
         tenant_id=issued.tenant_id,
         provider_id=issued.provider_id,
+        county_id=issued.county_id,
         partner_tenant_ids=partners,
         request_id=request_id,
         client_id=client.id,
-        scopes=frozenset(issued.scopes.split()),
+        scopes=granted,
     )
 
 
-def _principal_active(issued: OAuthToken) -> bool:
+def _user_principal(issued, surface, request_id, client, granted) -> Principal | None:
+    """The authorizing user's membership, while it still exists for the token's principal."""
+    membership = db.session.get(Membership, issued.membership_id)
+    if membership is None or not membership.user.active:
+        return None
+    same = (membership.tenant_id, membership.provider_id, membership.county_id) == (
+        issued.tenant_id,
+        issued.provider_id,
+        issued.county_id,
+    )
+    if not same:
+        return None
+    principal = principal_for(membership, surface=surface, request_id=request_id)
+    return dataclasses.replace(principal, client_id=client.id, scopes=granted)
+
+
+def _kind(issued: OAuthToken) -> str:
     if issued.tenant_id is not None:
-        tenant = db.session.get(Tenant, issued.tenant_id)
-        return tenant is not None and tenant.active
-    provider = db.session.get(ProviderOrg, issued.provider_id)
-    return provider is not None and provider.active
+        return "district"
+    return "provider" if issued.provider_id is not None else "county"
+
+
+def _principal_active(issued: OAuthToken) -> bool:
+    model, key = {
+        "district": (Tenant, issued.tenant_id),
+        "provider": (ProviderOrg, issued.provider_id),
+        "county": (County, issued.county_id),
+    }[_kind(issued)]
+    row = db.session.get(model, key)
+    return row is not None and getattr(row, "active", True)
 
 
 def resolve_api_bearer(token: str) -> Principal | None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 
 from baton.platform import lifecycle
-from baton.platform.errors import Forbidden
-from baton.platform.permissions import can
+from baton.platform.errors import Forbidden, InsufficientScope
+from baton.platform.permissions import can, role_can
 from baton.tenants.context import Principal, require_principal
 
 
 def require_permission(*permissions: str) -> Principal:
-    """The acting principal, if it holds any of ``permissions``; Forbidden otherwise."""
+    """The acting principal, if it holds any of ``permissions``.
+
+    Raises InsufficientScope when the role would allow it but a token's scopes do not, and
+    Forbidden when the role does not."""
     principal = require_principal()
     if not any(can(principal, p) for p in permissions):
+        if any(role_can(principal, p) for p in permissions):
+            raise InsufficientScope()
         raise Forbidden()
     return principal
 

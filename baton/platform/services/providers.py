@@ -13,7 +13,7 @@ def search_services(
     *, language=None, modality=None, insurance=None, service_type=None, max_wait_days=None
 ) -> list[dict]:
     """Active services of active providers matching every given filter, shortest wait first."""
-    require_permission("referral.read", "provider.referrals")
+    require_permission("directory.read")
     stmt = (
         select(Service, ProviderOrg.name)
         .join(ProviderOrg, ProviderOrg.id == Service.provider_id)
