@@ -27,6 +27,7 @@ def defaults(instance_path: str) -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT_SECONDS": 15 * 60,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "IDEMPOTENCY_TTL_HOURS": 24,  # how long an Idempotency-Key is remembered, at least
     }
 
 
