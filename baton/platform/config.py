@@ -33,6 +33,7 @@ def defaults(instance_path: str) -> dict:
         # Canonical base of Baton's FHIR code systems and identifier systems: fixed once a
         # partner is live (fhir-profile.md), independent of where the server runs.
         "FHIR_CANONICAL_BASE": "https://fhir.baton.example",
+        "IDEMPOTENCY_TTL_HOURS": 24,  # how long an Idempotency-Key is remembered, at least
     }
 
 

@@ -4,6 +4,7 @@ from rq import cron
 
 from baton.workers.jobs.clocks import remind_stale_referrals, sweep_due_referrals
 from baton.workers.jobs.email import deliver_pending_emails
+from baton.workers.jobs.housekeeping import forget_idempotency_keys
 from baton.workers.jobs.rollups import reconcile_rollups, roll_up_new_events
 from baton.workers.queues import DEFAULT, ESCALATIONS, ROLLUPS
 
@@ -14,6 +15,7 @@ SCHEDULE = [
     (remind_stale_referrals, DEFAULT, 3600),
     (roll_up_new_events, ROLLUPS, 60),
     (reconcile_rollups, ROLLUPS, 24 * 3600),  # rebuilds the last 35 days, fixing any drift
+    (forget_idempotency_keys, DEFAULT, 24 * 3600),  # so keys live 24-48 h by default
 ]
 
 

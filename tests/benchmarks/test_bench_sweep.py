@@ -12,15 +12,15 @@ next due timestamps spread over the past day), the rest fall due over the coming
    0 rows, a tenth of the due rows and all of them are due (the same table; ``now`` moves),
    next to a count over every open referral (what a sweep that read the table would pay).
    Selecting does not consume anything, so each figure is a median of repeated calls.
-2. Escalation throughput: the real job ``apply_referral_clocks`` (job scope per referral's
-   district, one transaction per referral, as an RQ worker runs it) in one thread (on
+2. Escalation throughput: the real job ``apply_referral_clocks`` (job scope of the district,
+   one transaction per chunk of ``CHUNK`` referrals, as an RQ worker runs it) in one thread (on
    ``BENCH_SERIAL_SAMPLE`` referrals, scaled) and for every due referral in ``BENCH_THREADS``
    threads (default 4); then, from the same due rows restored, one set-based SQL statement
    (UPDATE referrals + INSERT escalations, audit rows and notifications) as the app role, and
    the same statement per batch of 100 and per row (one transaction each; timed on
    ``BENCH_PER_ROW_SAMPLE`` rows, scaled). Referrals escalated per second, and the ORM path
    as a ratio of the raw set-based statement (goal: within 20x).
-3. Where the ORM path's time goes: statements, pool checkouts and commits per referral and the
+3. Where the ORM path's time goes: statements, pool checkouts and commits per chunk and the
    share of wall time spent waiting on the database, on a sample (``BENCH_PROFILE=1`` adds a
    cProfile listing).
 
@@ -570,16 +570,16 @@ def _run_raw(app_engine, due: list[tuple[str, str]], batch: int) -> float:
 
 
 class Tally:
-    """Round trips on the app's engine while active: statements (by kind), time inside the
-    driver's execute, pool checkouts (each pings: pool_pre_ping) and commits."""
+    """Round trips on the app's engine while active: statements and the time inside the
+    driver's execute (by kind), pool checkouts (each pings: pool_pre_ping) and commits."""
 
     def __init__(self, engine):
         self.engine = engine
         self.kinds: collections.Counter = collections.Counter()
-        self.execute_seconds = 0.0
+        self.seconds: collections.Counter = collections.Counter()
         self.checkouts = 0
         self.commits = 0
-        self._started: list[float] = []
+        self._started: list[tuple[str, float]] = []
 
     def __enter__(self):
         event.listen(self.engine, "before_cursor_execute", self._before)
@@ -595,11 +595,13 @@ class Tally:
         event.remove(self.engine.pool, "checkout", self._checkout)
 
     def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self.kinds[_kind(statement)] += 1
-        self._started.append(time.perf_counter())
+        kind = _kind(statement)
+        self.kinds[kind] += 1
+        self._started.append((kind, time.perf_counter()))
 
     def _after(self, conn, cursor, statement, parameters, context, executemany):
-        self.execute_seconds += time.perf_counter() - self._started.pop()
+        kind, started = self._started.pop()
+        self.seconds[kind] += time.perf_counter() - started
 
     def _commit(self, conn):
         self.commits += 1
@@ -628,7 +630,9 @@ def _kind(statement: str) -> str:
 
 
 def _profile_sample(app, due: list[tuple[str, str]]) -> None:
-    """Statements and database time per referral on a sample, one thread; optional cProfile."""
+    """Statements and database time per chunk on a sample, one thread; optional cProfile."""
+    from baton.workers.jobs.clocks import CHUNK
+
     sample = due[:PROFILE_SAMPLE]
     with app.app_context():
         engine = db.engine
@@ -636,23 +640,26 @@ def _profile_sample(app, due: list[tuple[str, str]]) -> None:
     with Tally(engine) as tally:
         if profiler:
             profiler.enable()
-        elapsed, _ = _run_jobs(app, sample, 1)
+        elapsed, results = _run_jobs(app, sample, 1)
         if profiler:
             profiler.disable()
-    n = len(sample)
-    print(f"\nwhere the ORM path's time goes ({n} referrals, one thread, counters on):")
-    print(f"  {elapsed / n * 1000:.2f} ms per referral; per referral:")
-    for kind, count in tally.kinds.most_common():
-        print(f"    {count / n:5.2f}  {kind}")
-    statements = sum(tally.kinds.values()) / n
-    trips = statements + (tally.checkouts + tally.commits) / n
+    n, chunks = len(sample), max(results["chunks"], 1)
+    print(f"\nwhere the ORM path's time goes ({n} referrals in {chunks} chunks, one thread):")
     print(
-        f"    {tally.checkouts / n:5.2f}  pool checkout (pre-ping SELECT 1)\n"
-        f"    {tally.commits / n:5.2f}  COMMIT\n"
-        f"  = {statements:.1f} statements, about {trips:.1f} round trips per referral "
-        f"(the set-based statement: 2 per transaction, plus COMMIT)"
+        f"  {elapsed / n * 1000:.2f} ms per referral, {elapsed / chunks * 1000:.1f} ms per chunk"
+        "; per chunk, statements and ms inside the driver's execute:"
     )
-    share = tally.execute_seconds / elapsed if elapsed else 0
+    for kind, count in tally.kinds.most_common():
+        print(f"    {count / chunks:5.2f}  {tally.seconds[kind] / chunks * 1000:6.2f} ms  {kind}")
+    statements = sum(tally.kinds.values()) / chunks
+    trips = statements + (tally.checkouts + tally.commits) / chunks
+    print(
+        f"    {tally.checkouts / chunks:5.2f}  pool checkout (pre-ping SELECT 1)\n"
+        f"    {tally.commits / chunks:5.2f}  COMMIT\n"
+        f"  = {statements:.1f} statements, about {trips:.1f} round trips per chunk of up to "
+        f"{CHUNK} (the set-based statement: 2 per transaction, plus COMMIT)"
+    )
+    share = sum(tally.seconds.values()) / elapsed if elapsed else 0
     print(
         f"  waiting on statements (driver execute, server time included): {share:.0%} of wall "
         f"time; the rest is Python (ORM, scoping hooks, app contexts) and checkout/commit"

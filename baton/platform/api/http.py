@@ -9,7 +9,7 @@ import json
 import uuid
 from datetime import datetime
 
-from flask import g, jsonify, make_response, request
+from flask import after_this_request, g, jsonify, make_response, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -100,12 +100,17 @@ def idempotent(view):
                 db.session.add(record)  # the unique key is taken before the work begins
         except IntegrityError:
             return _replay(_stored(key), digest)  # a concurrent twin finished first
-        response = make_response(view(*args, **kwargs))
-        record.status_code = response.status_code
-        record.body = response.get_json(silent=True) or {}
-        record.location = response.headers.get("Location")
+        result = view(*args, **kwargs)
+
+        @after_this_request  # runs before the commit, on the response as the schema dumped it
+        def remember(response):
+            record.status_code = response.status_code
+            record.body = response.get_json(silent=True) or {}
+            record.location = response.headers.get("Location")
+            return response
+
         g.idempotency_record = record
-        return response
+        return result
 
     return wrapper
 

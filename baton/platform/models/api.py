@@ -11,7 +11,8 @@ from baton.platform.models.base import timestamp, uuid_pk
 
 class IdempotencyRecord(db.Model):
     """Keyed by the caller (``owner`` = its scope and user) and its key: a retried POST gets the
-    first response back. Only baton.platform.api.idempotency reads it, always by owner."""
+    first response back. Only baton.platform.api.http reads it, always by owner; the daily
+    housekeeping job deletes records past the window (services/idempotency.py)."""
 
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("owner", "key"), Index(None, "created_at"))

@@ -25,6 +25,14 @@ from baton.platform.models.base import as_utc, timestamp, utcnow, uuid_pk
 from baton.tenants.scoping import TenantKeyed
 
 aware = DateTime(timezone=True)
+# The clock's due timestamps; the earliest is next_due_at, what sweeps select on.
+DUE_COLUMNS = (
+    "contact_due_at",
+    "schedule_due_at",
+    "bounce_due_at",
+    "attempt_prompt_due_at",
+    "reminder_due_at",
+)
 
 
 class Referral(TenantKeyed, db.Model):
@@ -93,17 +101,7 @@ class Referral(TenantKeyed, db.Model):
         return cls.id == referral_id
 
     def refresh_next_due(self) -> None:
-        dues = [
-            d
-            for d in (
-                self.contact_due_at,
-                self.schedule_due_at,
-                self.bounce_due_at,
-                self.attempt_prompt_due_at,
-                self.reminder_due_at,
-            )
-            if d
-        ]
+        dues = [d for d in (getattr(self, name) for name in DUE_COLUMNS) if d]
         self.next_due_at = min(as_utc(d) for d in dues) if dues else None
 
 

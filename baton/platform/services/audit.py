@@ -32,6 +32,7 @@ def record_audit(
     """Append one audit row for the acting principal; flushed with the caller's transaction."""
     principal = principal or require_principal()
     row = AuditLog(
+        id=uuid.uuid4(),  # known now: a flush of many is one batch with no RETURNING
         tenant_id=tenant_id if tenant_id is not None else principal.tenant_id,
         actor_user_id=principal.user_id,
         actor_kind=principal.kind,

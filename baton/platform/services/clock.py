@@ -1,12 +1,13 @@
 """The contact clock, acted on when due: attempt prompts, escalations for non-connection,
 the day-3 bounce decision and appointment reminders. Sweeps select only referrals whose
-``next_due_at`` has passed; each referral is then handled under a row lock, and every due
-timestamp is consumed in the same transaction as its effect, so each effect happens once
-however many sweeps and workers race."""
+``next_due_at`` has passed; a district's due referrals are then handled a chunk at a time
+under row locks, and every due timestamp is consumed in the same transaction as its effect,
+so each effect happens once however many sweeps and workers race."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from baton.platform import lifecycle
 from baton.platform.extensions import db
 from baton.platform.models import ContactAttempt, Referral
 from baton.platform.models.base import as_utc
+from baton.platform.services.clock_updates import write_clocks
 from baton.platform.services.navigation import open_escalation
 from baton.platform.services.notifications import notify
 from baton.platform.services.settings import tenant_settings
@@ -37,7 +39,16 @@ def due_referrals(now: datetime, *, limit: int = 500) -> list[tuple[uuid.UUID, u
 
 
 def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
-    """Act on whatever is due for one referral; returns what was done.
+    """Act on whatever is due for one referral; returns what was done (see
+    ``apply_due_clocks_many``)."""
+    return apply_due_clocks_many([referral_id], now).get(referral_id, [])
+
+
+def apply_due_clocks_many(
+    referral_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[str]]:
+    """Act on whatever is due for referrals of the acting district, as one unit of work;
+    returns what was done, per referral acted on.
 
     - contact not confirmed by ``contact_due_at``: escalation ``contact-overdue``;
     - high-need and not scheduled by ``schedule_due_at``: escalation ``high-need-unscheduled``;
@@ -45,21 +56,53 @@ def apply_due_clocks(referral_id: uuid.UUID, now: datetime) -> list[str]:
       the navigator who sent it is told (bouncing needs a person's reason);
     - ``attempt_prompt_due_at``: day-1 and day-2 nudges to make the contact attempts;
     - ``reminder_due_at``: the day before the intake appointment, remind the navigator.
-    A referral locked by another worker is skipped; that worker does the work.
+
+    Each due timestamp is consumed in the caller's transaction with its effect. Referrals
+    locked by another worker are skipped (that worker does the work). Whatever the number of
+    referrals, the writes are one UPDATE of the referrals (clock_updates.py) and, in one
+    flush, one batch of INSERTs per table of new rows. Raises whatever one referral raises;
+    nothing of the others is then written either (the caller retries them one by one).
     """
-    referral = db.session.scalars(
-        scoped(Referral).where(Referral.id == referral_id).with_for_update(skip_locked=True)
-    ).first()
-    if referral is None or referral.status not in lifecycle.OPEN:
-        return []
-    with db.session.no_autoflush:  # one UPDATE of the referral, at the end
-        done = _act(referral, now)
-    referral.refresh_next_due()
+    referrals = _lock_open(referral_ids)
+    made = _attempts_made([r for r in referrals if _due(r.attempt_prompt_due_at, now)])
+    done = {}
+    with db.session.no_autoflush:  # the new rows go out together, in the flush at the end
+        for referral in referrals:
+            done[referral.id] = _act(referral, now, made.get(referral.id, 0))
+            referral.refresh_next_due()
+        write_clocks(referrals)
     db.session.flush()
     return done
 
 
-def _act(referral: Referral, now: datetime) -> list[str]:
+def _lock_open(referral_ids: Sequence[uuid.UUID]) -> list[Referral]:
+    """The open ones among ``referral_ids``, row-locked (skipping rows another transaction
+    holds), freshly read even if this session loaded them before."""
+    return db.session.scalars(
+        scoped(Referral)
+        .where(Referral.id.in_(referral_ids), Referral.status.in_(lifecycle.OPEN))
+        .order_by(Referral.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def _attempts_made(referrals: list[Referral]) -> dict[uuid.UUID, int]:
+    """Contact attempts logged so far, per referral (absent: none), in one query."""
+    if not referrals:
+        return {}
+    rows = db.session.execute(
+        select(ContactAttempt.referral_id, func.count())
+        .where(
+            ContactAttempt.tenant_id == referrals[0].tenant_id,
+            ContactAttempt.referral_id.in_([r.id for r in referrals]),
+        )
+        .group_by(ContactAttempt.referral_id)
+    ).all()
+    return dict(rows)
+
+
+def _act(referral: Referral, now: datetime, attempts_made: int) -> list[str]:
     done = []
     if _due(referral.contact_due_at, now):
         referral.contact_due_at = None
@@ -85,7 +128,7 @@ def _act(referral: Referral, now: datetime) -> list[str]:
             )
             done.append("bounce-decision")
     if _due(referral.attempt_prompt_due_at, now):
-        done += _prompt_attempts(referral, now)
+        done += _prompt_attempts(referral, now, attempts_made)
     if _due(referral.reminder_due_at, now):
         referral.reminder_due_at = None
         notify(
@@ -98,21 +141,13 @@ def _act(referral: Referral, now: datetime) -> list[str]:
     return done
 
 
-def _prompt_attempts(referral: Referral, now: datetime) -> list[str]:
+def _prompt_attempts(referral: Referral, now: datetime, made: int) -> list[str]:
     """Day 1: nudge until the day's attempts are made; day 2: one more attempt and a
     loop-back with the provider. Nothing once contact is confirmed."""
     referral.attempt_prompt_due_at = None
     if referral.contact_confirmed_at is not None or referral.sent_at is None:
         return []
     settings = tenant_settings(referral.tenant_id)
-    made = db.session.scalar(
-        select(func.count())
-        .select_from(ContactAttempt)
-        .where(
-            ContactAttempt.tenant_id == referral.tenant_id,
-            ContactAttempt.referral_id == referral.id,
-        )
-    )
     day_two = as_utc(referral.sent_at) + timedelta(days=1)
     if now < day_two:
         referral.attempt_prompt_due_at = day_two

@@ -20,6 +20,7 @@ def notify(
     if recipient_id is None:
         return None
     row = Notification(
+        id=uuid.uuid4(),  # known now: a flush of many is one batch with no RETURNING
         user_id=recipient_id,
         kind=kind,
         text=text[:300],

@@ -40,7 +40,8 @@ def apply_referral_clocks(tenant_id: str, referral_ids: list[str]) -> int:
     now = utcnow()
     try:
         with job_scope(uuid.UUID(tenant_id), "clock: act on due referrals"):
-            return sum(len(clock.apply_due_clocks(uuid.UUID(r), now)) for r in referral_ids)
+            done = clock.apply_due_clocks_many([uuid.UUID(r) for r in referral_ids], now)
+            return sum(len(actions) for actions in done.values())
     except Exception:
         if len(referral_ids) == 1:
             raise
