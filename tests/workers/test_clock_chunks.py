@@ -18,6 +18,7 @@ from baton.platform.extensions import db
 from baton.platform.models import Caregiver, Referral
 from baton.platform.models.base import travel_to, utcnow
 from baton.platform.services import clock_updates, consent, contact, referrals
+from baton.platform.services.notifications import PROVIDER_REFERRAL
 from baton.tenants.context import acting_as, job_scope
 from baton.workers.jobs.clocks import apply_referral_clocks
 from baton.workers.queues import ESCALATIONS
@@ -161,9 +162,9 @@ def _written(owner_engine, referral_id) -> dict:
         notes = conn.execute(
             text(
                 "SELECT kind, text, user_id, email_status, created_at FROM notifications"
-                " WHERE referral_id = :r ORDER BY created_at, kind, text"
+                " WHERE referral_id = :r AND kind <> :sent ORDER BY created_at, kind, text"
             ),
-            {"r": referral_id},
+            {"r": referral_id, "sent": PROVIDER_REFERRAL},  # the send's notice, not the clock's
         ).all()
         audits = conn.execute(
             text(
