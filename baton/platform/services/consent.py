@@ -156,6 +156,15 @@ def revoke_consent(consent_id: uuid.UUID, *, reason: str | None = None) -> Conse
     return consent
 
 
+def consent_active(referral: Referral) -> bool:
+    """Whether the consent the referral was sent under is still active (not revoked or
+    expired): without it nothing more is shared with the provider, nor taken from it."""
+    if referral.consent_id is None:
+        return False
+    consent = db.session.scalars(select(Consent).where(Consent.id == referral.consent_id)).first()
+    return consent is not None and is_active(consent)
+
+
 def consent_allows(referral: Referral, share_class: str) -> bool:
     """Whether the referral's consent (still active) covers ``share_class``."""
     if referral.consent_id is None:
