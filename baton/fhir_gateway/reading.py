@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from baton.fhir_gateway.mapping import Shared, TaskState
 from baton.platform import lifecycle
@@ -24,10 +24,14 @@ from baton.platform.services import sharing
 from baton.tenants.scoping import scoped
 
 
-def shared_for(referrals: list[Referral]) -> dict[uuid.UUID, Shared]:
-    """Per referral: its share classes, its student as the caller may see them, names."""
+def shared_for(referrals: list[Referral], *, students: bool = True) -> dict[uuid.UUID, Shared]:
+    """Per referral: its share classes, its student as the caller may see them, names.
+    ``students=False``: only what a Task needs (the student only for school context)."""
     shares = sharing.share_classes(referrals)
-    students = sharing.shared_students(referrals, shares=shares)
+    wanted = referrals
+    if not students:
+        wanted = [r for r in referrals if "school-context" in shares[r.id]]
+    students = sharing.shared_students(wanted, shares=shares) if wanted else {}
     names = org_names({r.tenant_id for r in referrals}, {r.provider_id for r in referrals})
     service_ids = {r.service_id for r in referrals if r.service_id}
     types = dict(
@@ -64,25 +68,19 @@ def current_states(referrals: list[Referral]) -> dict[uuid.UUID, TaskState]:
     """Each referral's Task state now: its last event, and when work on it began."""
     if not referrals:
         return {}
-    latest = {
-        e.referral_id: e
-        for e in db.session.scalars(
-            scoped(ReferralEvent).where(
-                or_(
-                    *(
-                        and_(
-                            ReferralEvent.tenant_id == r.tenant_id,
-                            ReferralEvent.referral_id == r.id,
-                            ReferralEvent.seq == r.event_count,
-                        )
-                        for r in referrals
-                    )
-                )
-            )
+    counts = {r.id: r.event_count for r in referrals}
+    rows = db.session.execute(
+        scoped(ReferralEvent)
+        .with_only_columns(ReferralEvent.referral_id, ReferralEvent.seq, ReferralEvent.reason)
+        .where(
+            ReferralEvent.tenant_id.in_({r.tenant_id for r in referrals}),
+            ReferralEvent.referral_id.in_(list(counts)),
+            ReferralEvent.seq.in_(set(counts.values())),  # a few extra rows, one simple query
         )
-    }
+    ).all()
+    latest = {rid: reason for rid, seq, reason in rows if counts[rid] == seq}
     started = _started(referrals)
-    return {r.id: _current(r, latest.get(r.id), started.get(r.id)) for r in referrals}
+    return {r.id: current(r, latest.get(r.id), started.get(r.id)) for r in referrals}
 
 
 def _started(referrals: list[Referral]) -> dict[uuid.UUID, datetime]:
@@ -99,13 +97,15 @@ def _started(referrals: list[Referral]) -> dict[uuid.UUID, datetime]:
     return dict(rows)
 
 
-def _current(r: Referral, last: ReferralEvent | None, started: datetime | None) -> TaskState:
+def current(r: Referral, reason: str | None, started: datetime | None) -> TaskState:
+    """The Task state of ``r`` given its last event's reason and its first in-progress time
+    (a caller that just moved it knows both without asking the database)."""
     return TaskState(
         referral=r,
         version=r.event_count,
         status=r.status,
-        last_modified=last.at if last else (r.last_event_at or r.created_at),
-        reason=last.reason if last else None,
+        last_modified=r.last_event_at or r.created_at,
+        reason=reason,
         status_before_bounce=r.status_before_bounce,
         appointment_at=r.appointment_at,
         redirected_to=r.redirected_to,

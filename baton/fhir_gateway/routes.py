@@ -19,6 +19,7 @@ from baton.fhir_gateway.http import (
 )
 from baton.fhir_gateway.task_update import parse_update
 from baton.platform.errors import ConsentRequired, NotFound
+from baton.platform.lifecycle import IN_PROGRESS
 from baton.platform.models import Referral
 from baton.platform.oauth.scopes import permits
 from baton.platform.services import consent as consent_svc
@@ -60,7 +61,8 @@ def _referral(referral_id, resource_type: str) -> Referral:
 
 def _one(referral: Referral, build) -> dict:
     state = reading.current_states([referral])[referral.id]
-    return build(state, reading.shared_for([referral])[referral.id])
+    students = build is not mapping.task
+    return build(state, reading.shared_for([referral], students=students)[referral.id])
 
 
 @bp.get("/Task/<referral_id>")
@@ -133,7 +135,8 @@ def update_task(referral_id):
     if if_match_version() != referral.event_count:
         raise PreconditionStale()
     state = reading.current_states([referral])[referral.id]
-    current = fhir.normalise(mapping.task(state, reading.shared_for([referral])[referral.id]))
+    shared = reading.shared_for([referral], students=False)[referral.id]
+    current = fhir.normalise(mapping.task(state, shared))
     change = parse_update(body, current, referral.status, state.provider_ref)
     if change.target is not None:
         svc.transition_referral(
@@ -147,7 +150,11 @@ def update_task(referral_id):
             redirected_to=change.redirected_to,
             provider_ref=change.provider_ref,
         )
-    return respond(_one(referral, mapping.task))
+        started = state.started or (
+            referral.last_event_at if referral.status in IN_PROGRESS else None
+        )
+        state = reading.current(referral, change.reason, started)
+    return respond(mapping.task(state, shared))  # what is shared did not change
 
 
 def _search(resource_type: str, allowed: set[str], build):

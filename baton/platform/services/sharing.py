@@ -100,6 +100,7 @@ def shared_students(
 
 
 def _load(wanted: dict[tuple[uuid.UUID, uuid.UUID], frozenset[str]]) -> dict:
+    """The wanted students, in four queries however many there are."""
     if not wanted:
         return {}
     tenant_ids = {tenant_id for tenant_id, _ in wanted}
@@ -108,15 +109,56 @@ def _load(wanted: dict[tuple[uuid.UUID, uuid.UUID], frozenset[str]]) -> dict:
         students = db.session.scalars(
             select(Student).where(Student.tenant_id.in_(tenant_ids), Student.id.in_(student_ids))
         ).all()
-        return {s.id: _shared(s, wanted[(s.tenant_id, s.id)]) for s in students}
+        slugs = dict(
+            db.session.execute(
+                select(Tenant.id, Tenant.slug).where(Tenant.id.in_(tenant_ids))
+            ).all()
+        )
+        caregivers = _caregivers_of(students, wanted)
+        schools = _schools_of(students, wanted)
+    return {
+        s.id: _shared(s, wanted[(s.tenant_id, s.id)], slugs, caregivers, schools) for s in students
+    }
 
 
-def _shared(student: Student, share: frozenset[str]) -> SharedStudent:
-    tenant = db.session.get(Tenant, student.tenant_id)
+def _caregivers_of(students, wanted) -> dict[uuid.UUID, list[Caregiver]]:
+    ids = [s.id for s in students if "contact-details" in wanted[(s.tenant_id, s.id)]]
+    found: dict[uuid.UUID, list[Caregiver]] = {}
+    if ids:
+        rows = db.session.scalars(
+            select(Caregiver)
+            .where(
+                Caregiver.tenant_id.in_({s.tenant_id for s in students}),
+                Caregiver.student_id.in_(ids),
+            )
+            .order_by(Caregiver.created_at)
+        )
+        for row in rows:
+            found.setdefault(row.student_id, []).append(row)
+    return found
+
+
+def _schools_of(students, wanted) -> dict[tuple, str]:
+    keys = {
+        (s.tenant_id, s.school_id)
+        for s in students
+        if "school-context" in wanted[(s.tenant_id, s.id)]
+    }
+    if not keys:
+        return {}
+    rows = db.session.execute(
+        select(School.tenant_id, School.id, School.name).where(
+            School.tenant_id.in_({k[0] for k in keys}), School.id.in_({k[1] for k in keys})
+        )
+    ).all()
+    return {(tenant_id, school_id): name for tenant_id, school_id, name in rows}
+
+
+def _shared(student: Student, share: frozenset[str], slugs, caregivers, schools) -> SharedStudent:
     shared = SharedStudent(
         id=student.id,
         tenant_id=student.tenant_id,
-        tenant_slug=tenant.slug,
+        tenant_slug=slugs[student.tenant_id],
         local_id=student.local_id,
         first_name=student.first_name,
         last_name=student.last_name,
@@ -125,19 +167,11 @@ def _shared(student: Student, share: frozenset[str]) -> SharedStudent:
         share=share,
     )
     if "contact-details" in share:
-        shared.caregivers = [_caregiver(c) for c in _caregivers(student)]
-    if "school-context" in share:
-        school = db.session.get(School, (student.tenant_id, student.school_id))
-        shared.school_context = f"Grade {student.grade} at {school.name}" if school else None
+        shared.caregivers = [_caregiver(c) for c in caregivers.get(student.id, [])]
+    school = schools.get((student.tenant_id, student.school_id))
+    if "school-context" in share and school:
+        shared.school_context = f"Grade {student.grade} at {school}"
     return shared
-
-
-def _caregivers(student: Student) -> list[Caregiver]:
-    return db.session.scalars(
-        select(Caregiver)
-        .where(Caregiver.tenant_id == student.tenant_id, Caregiver.student_id == student.id)
-        .order_by(Caregiver.created_at)
-    ).all()
 
 
 def _caregiver(c: Caregiver) -> SharedCaregiver:
