@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from baton.fhir_gateway.mapping import Shared, TaskState
 from baton.platform import lifecycle
@@ -53,15 +53,11 @@ def shared_for(referrals: list[Referral], *, students: bool = True) -> dict[uuid
 
 
 def org_names(tenant_ids: set, provider_ids: set) -> dict[uuid.UUID, str]:
-    names = dict(
-        db.session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(tenant_ids))).all()
-    )
-    names.update(
-        db.session.execute(
-            select(ProviderOrg.id, ProviderOrg.name).where(ProviderOrg.id.in_(provider_ids))
-        ).all()
-    )
-    return names
+    """Display names of districts and providers (by primary key: the token's own
+    organisation is already in the session)."""
+    rows = [db.session.get(Tenant, i) for i in tenant_ids]
+    rows += [db.session.get(ProviderOrg, i) for i in provider_ids]
+    return {row.id: row.name for row in rows if row is not None}
 
 
 def current_states(referrals: list[Referral]) -> dict[uuid.UUID, TaskState]:
@@ -69,32 +65,27 @@ def current_states(referrals: list[Referral]) -> dict[uuid.UUID, TaskState]:
     if not referrals:
         return {}
     counts = {r.id: r.event_count for r in referrals}
+    latest: dict[uuid.UUID, str | None] = {}
+    started: dict[uuid.UUID, datetime] = {}
+    # One query for the page: each referral's events are few (a handful of status changes).
     rows = db.session.execute(
         scoped(ReferralEvent)
-        .with_only_columns(ReferralEvent.referral_id, ReferralEvent.seq, ReferralEvent.reason)
+        .with_only_columns(
+            ReferralEvent.referral_id, ReferralEvent.seq, ReferralEvent.reason,
+            ReferralEvent.to_status, ReferralEvent.at,
+        )
         .where(
             ReferralEvent.tenant_id.in_({r.tenant_id for r in referrals}),
             ReferralEvent.referral_id.in_(list(counts)),
-            ReferralEvent.seq.in_(set(counts.values())),  # a few extra rows, one simple query
         )
-    ).all()
-    latest = {rid: reason for rid, seq, reason in rows if counts[rid] == seq}
-    started = _started(referrals)
+        .order_by(ReferralEvent.seq)
+    ).all()  # fmt: skip
+    for referral_id, seq, reason, to_status, at in rows:
+        if seq == counts[referral_id]:
+            latest[referral_id] = reason
+        if to_status in lifecycle.IN_PROGRESS:
+            started.setdefault(referral_id, at)
     return {r.id: current(r, latest.get(r.id), started.get(r.id)) for r in referrals}
-
-
-def _started(referrals: list[Referral]) -> dict[uuid.UUID, datetime]:
-    rows = db.session.execute(
-        scoped(ReferralEvent)
-        .with_only_columns(ReferralEvent.referral_id, func.min(ReferralEvent.at))
-        .where(
-            ReferralEvent.tenant_id.in_({r.tenant_id for r in referrals}),
-            ReferralEvent.referral_id.in_([r.id for r in referrals]),
-            ReferralEvent.to_status.in_(lifecycle.IN_PROGRESS),
-        )
-        .group_by(ReferralEvent.referral_id)
-    ).all()
-    return dict(rows)
 
 
 def current(r: Referral, reason: str | None, started: datetime | None) -> TaskState:
