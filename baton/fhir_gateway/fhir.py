@@ -41,16 +41,16 @@ class StructureError(ValueError):
 
 def parse(resource_type: str, body: dict) -> dict:
     """Check ``body`` as a ``resource_type`` (structure, types, unknown elements, wrong
-    resourceType) and return it normalised: the model's JSON form, without empty elements,
-    so two spellings of the same value (timestamps, decimals) compare equal."""
+    resourceType) and return it as sent (dumping the model back to JSON would cost more
+    than checking it; ``task_update`` compares timestamps by instant, not spelling)."""
     if not isinstance(body, dict) or body.get("resourceType") != resource_type:
         found = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
         raise StructureError([f"expected a {resource_type}, got {found!r}"])
     try:
-        model = MODELS[resource_type].model_validate(body)
+        MODELS[resource_type].model_validate(body)
     except ValidationError as exc:
         raise StructureError([_problem(error) for error in exc.errors()[:10]]) from exc
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return body
 
 
 def _problem(error: dict) -> str:
@@ -64,8 +64,3 @@ def emit(resource: dict) -> dict:
     reach a partner as invalid FHIR); returns the same dict."""
     MODELS[resource["resourceType"]].model_validate(resource)
     return resource
-
-
-def normalise(resource: dict) -> dict:
-    """A resource we built, in the same normal form ``parse`` gives inbound ones."""
-    return parse(resource["resourceType"], resource)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from baton.fhir_gateway import capability, communication, fhir, mapping, parties, reading, search
+from baton.fhir_gateway import capability, communication, mapping, parties, reading, search
 from baton.fhir_gateway.http import (
     BadRequest,
     PreconditionStale,
@@ -136,7 +136,7 @@ def update_task(referral_id):
         raise PreconditionStale()
     state = reading.current_states([referral])[referral.id]
     shared = reading.shared_for([referral], students=False)[referral.id]
-    current = fhir.normalise(mapping.task(state, shared))
+    current = mapping.task(state, shared)
     change = parse_update(body, current, referral.status, state.provider_ref)
     if change.target is not None:
         svc.transition_referral(

@@ -8,6 +8,7 @@ decision, through ``transition_referral`` — nothing here decides who may move 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,7 +72,9 @@ def parse_update(incoming: dict, current: dict, status: str, current_ref: dict |
             "Baton takes no clinical free text: remove Task.note", fields={"note": "not allowed"}
         )
     changed = sorted(
-        k for k in (set(incoming) | set(current)) - MUTABLE if incoming.get(k) != current.get(k)
+        k
+        for k in (set(incoming) | set(current)) - MUTABLE
+        if canonical(incoming.get(k)) != canonical(current.get(k))
     )
     if changed:
         raise InvalidInput(
@@ -92,8 +95,28 @@ def parse_update(incoming: dict, current: dict, status: str, current_ref: dict |
     return _unless_unchanged(change, incoming, current, status)
 
 
+def canonical(value):
+    """``value`` with FHIR instants as datetimes and empty elements dropped, so spellings of
+    the same content compare equal (``Z`` or ``+00:00``, with or without milliseconds)."""
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    if isinstance(value, str) and _INSTANT.match(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
 def _unless_unchanged(change: TaskChange, incoming: dict, current: dict, status: str):
-    same = all(incoming.get(k) == current.get(k) for k in ("statusReason", "output"))
+    same = all(
+        canonical(incoming.get(k)) == canonical(current.get(k)) for k in ("statusReason", "output")
+    )
     if change.target != status:
         return change
     if change.target == "scheduled" and not same:

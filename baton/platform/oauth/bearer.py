@@ -51,6 +51,7 @@ def _principal_active(issued: OAuthToken) -> bool:
         tenant = db.session.get(Tenant, issued.tenant_id)
         return tenant is not None and tenant.active
     provider = db.session.get(ProviderOrg, issued.provider_id)
+    db.session.info.setdefault("baton.held", []).append(provider)  # reused for its name
     return provider is not None and provider.active
 
 

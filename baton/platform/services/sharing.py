@@ -71,11 +71,11 @@ def share_classes(referrals: list[Referral]) -> dict[uuid.UUID, frozenset[str]]:
     if require_principal().kind != "provider":
         return {r.id: EVERYTHING for r in referrals}
     ids = {r.consent_id for r in referrals if r.consent_id}
-    consents = {
-        c.id: c
-        for c in db.session.scalars(scoped(Consent).where(Consent.id.in_(ids))).all()
-        if is_active(c)
-    }
+    loaded = db.session.scalars(scoped(Consent).where(Consent.id.in_(ids))).all()
+    # Held for the session: its identity map is weak, and the consent checks of a move that
+    # follows in the same request then find them there instead of asking again.
+    db.session.info.setdefault("baton.held", []).extend(loaded)
+    consents = {c.id: c for c in loaded if is_active(c)}
     return {
         r.id: frozenset(consents[r.consent_id].share_classes)
         if r.consent_id in consents
