@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from baton.fhir_gateway import codes
 from baton.fhir_gateway.mapping import instant, ref
+from baton.fhir_gateway.task_update import BadCode
 from baton.platform.errors import InvalidInput
 from baton.platform.models import ContactAttempt
 
@@ -110,8 +111,7 @@ def _outcome(body: dict, errors: dict) -> str:
     try:
         reason = codes.code_in(body.get("statusReason"), "contact-outcome")
     except ValueError as exc:
-        errors["statusReason"] = str(exc)
-        return ""
+        raise BadCode(str(exc)) from exc  # a code outside the value set: 400, as for Task
     for outcome, pair in OUTCOME.items():
         if pair == (body.get("status"), reason):
             return outcome
