@@ -82,17 +82,17 @@ def task_history(referral_id):
     require_scope("Task", "r")
     referral = _referral(referral_id, "Task")
     shared = reading.shared_for([referral])[referral.id]
-    states = reading.history(referral, svc.referral_events(referral.id))
+    states = _versions(referral)
     base = fhir_base()
     entries = [
         {
             "fullUrl": f"{base}/Task/{referral.id}/_history/{state.version}",
             "resource": mapping.task(state, shared),
             "request": {
-                "method": "POST" if state.version == 1 else "PUT",
-                "url": "Task" if state.version == 1 else f"Task/{referral.id}",
+                "method": "POST" if state is states[0] else "PUT",
+                "url": "Task" if state is states[0] else f"Task/{referral.id}",
             },
-            "response": {"status": "201" if state.version == 1 else "200"},
+            "response": {"status": "201" if state is states[0] else "200"},
         }
         for state in reversed(states)
     ]
@@ -101,15 +101,21 @@ def task_history(referral_id):
     )
 
 
+def _versions(referral: Referral) -> list:
+    """The referral's versions the caller may see: a provider never saw it as a draft."""
+    states = reading.history(referral, svc.referral_events(referral.id))
+    if g.principal.kind == "provider":
+        states = [state for state in states if state.status != "draft"]
+    return states
+
+
 def _vread(referral_id, version_id, resource_type: str, build):
     referral = _referral(referral_id, resource_type)
-    states = reading.history(referral, svc.referral_events(referral.id))
-    if not (version_id.isascii() and version_id.isdigit()) or not 0 < int(version_id) <= len(
-        states
-    ):
+    state = next((s for s in _versions(referral) if str(s.version) == version_id), None)
+    if state is None:
         raise NotFound(f"No version {version_id} of this {resource_type}")
     shared = reading.shared_for([referral])[referral.id]
-    return respond(build(states[int(version_id) - 1], shared))
+    return respond(build(state, shared))
 
 
 @bp.get("/Task/<referral_id>/_history/<version_id>")
@@ -164,8 +170,7 @@ def _search(resource_type: str, allowed: set[str], build):
     stmt = scoped(Referral).where(*query.criteria)
     if keyset is not None:
         stmt = stmt.where(keyset)
-    rows = svc.search_referrals(stmt.order_by(*order), query.count + 1)
-    page, more = rows[: query.count], len(rows) > query.count
+    page, more = svc.search_referrals(stmt.order_by(*order), query.count)
     states = reading.current_states(page)
     shared = reading.shared_for(page)
     matches = [build(states[r.id], shared[r.id]) for r in page]

@@ -166,6 +166,6 @@ def test_own_side_is_visible(app, ehr, world):
         f"/Organization/{world.tenant_a.id}",
         f"/Organization/{world.pa.id}",
         f"/Communication/{attempt_id}",
-        f"/Task/{world.referral_a.id}/_history/1",
+        f"/Task/{world.referral_a.id}/_history/2",
     ):
         assert ehr.get(path).status_code == 200, path

@@ -401,13 +401,14 @@ def referral_events(referral_id) -> list[ReferralEvent]:
     ).all()
 
 
-def search_referrals(stmt, limit: int) -> list[Referral]:
-    """Run a referral search built on ``scoped(Referral)`` (the FHIR gateway's), audited
-    as a list read of what it found."""
+def search_referrals(stmt, page_size: int) -> tuple[list[Referral], bool]:
+    """Run a referral search built on ``scoped(Referral)`` (the FHIR gateway's): one page,
+    audited as a list read, and whether more rows follow it."""
     require_permission("referral.read", "provider.referrals")
-    rows = db.session.scalars(stmt.limit(limit)).all()
-    record_list_read("referral", rows)
-    return rows
+    rows = db.session.scalars(stmt.limit(page_size + 1)).all()
+    page = rows[:page_size]
+    record_list_read("referral", page)
+    return page, len(rows) > page_size
 
 
 @dataclass
