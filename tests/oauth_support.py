@@ -41,7 +41,9 @@ class LiveServer:
     """The app on 127.0.0.1 (an OS-chosen port) in a thread, its BASE_URL set to match."""
 
     def __init__(self, database):
-        self.app = create_app(base_config(SQLALCHEMY_DATABASE_URI=database.app_url))
+        self.app = create_app(
+            base_config(SQLALCHEMY_DATABASE_URI=database.app_url, FHIR_VALIDATE_BUNDLES=True)
+        )
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.app.config["BASE_URL"] = self.url

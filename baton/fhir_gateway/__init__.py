@@ -2,3 +2,14 @@
 
 Calls the same services as the UI and JSON API; FHIR models never enter ``baton.platform``.
 """
+
+
+def init_app(app) -> None:
+    """Mount ``/fhir`` (token-only: no session, no CSRF) and its OperationOutcome errors."""
+    from baton.fhir_gateway.http import operation_outcome
+    from baton.fhir_gateway.routes import bp
+    from baton.platform.extensions import csrf
+
+    app.extensions.setdefault("baton_error_renderers", {})["fhir"] = operation_outcome
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

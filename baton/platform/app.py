@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -76,7 +76,13 @@ def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def enter_scope():
         g.request_id = uuid.uuid4().hex
-        g.principal = principal_from_session(session, surface=_surface(), request_id=g.request_id)
+        surface = _surface()
+        # /fhir answers bearer tokens only (baton.fhir_gateway): a session is not looked at.
+        g.principal = (
+            None
+            if surface == "fhir"
+            else principal_from_session(session, surface=surface, request_id=g.request_id)
+        )
         g.principal_token = set_principal(g.principal)
         _refuse_unstorable_input()
 
@@ -109,11 +115,17 @@ def _refuse_unstorable_input() -> None:
 
 
 def _surface() -> str:
+    if request.path == "/fhir" or request.path.startswith("/fhir/"):
+        return "fhir"
     return "api" if request.path.startswith(API_PREFIX + "/") else "ui"
 
 
 def _render_error(status: int, code: str, title: str, detail: str, fields: dict | None = None):
-    """One renderer per surface: problem+json for the API, a page for people."""
+    """One renderer per surface: problem+json for the API, a page for people, and what
+    a package registers in ``app.extensions["baton_error_renderers"]`` (FHIR: OperationOutcome)."""
+    renderer = current_app.extensions.get("baton_error_renderers", {}).get(_surface())
+    if renderer is not None:
+        return renderer(status, code, title, detail, fields)
     if _surface() == "api":
         return problem_response(status, code, title, detail, fields)
     return render_template("error.html", title=title, detail=detail), status
@@ -168,6 +180,7 @@ HTTP_CODES = {
 
 
 def _register_blueprints(app: Flask) -> None:
+    from baton.fhir_gateway import init_app as init_fhir_gateway
     from baton.platform.oauth.server import init_oauth
     from baton.platform.views import (
         admin,
@@ -195,3 +208,4 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     init_api(app)
     init_oauth(app)
+    init_fhir_gateway(app)

@@ -47,6 +47,9 @@ class Referral(TenantKeyed, db.Model):
         Index(None, "tenant_id", "created_at", "id"),
         Index(None, "provider_id", "status"),
         Index(None, "next_due_at"),
+        # FHIR polls: a provider's (or district's) Tasks changed since a moment, in order.
+        Index(None, "provider_id", "last_event_at", "id"),
+        Index(None, "tenant_id", "last_event_at", "id"),
     )
 
     id: Mapped[uuid_pk]
@@ -88,6 +91,12 @@ class Referral(TenantKeyed, db.Model):
     # Set by the clock sweep on day 3 without contact: a person must bounce it with a reason.
     bounce_decision_due_since: Mapped[datetime | None] = mapped_column(aware)
     event_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the last status event happened: a Task's lastUpdated (not updated_at, which the
+    # clock sweeps move without any change a partner can see).
+    last_event_at: Mapped[datetime | None] = mapped_column(aware)
+    # The provider's own identifier for the referral (a FHIR Task's FILL identifier).
+    provider_ref_system: Mapped[str | None] = mapped_column(String(300))
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

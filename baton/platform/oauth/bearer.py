@@ -86,6 +86,7 @@ def _principal_active(issued: OAuthToken) -> bool:
         "county": (County, issued.county_id),
     }[_kind(issued)]
     row = db.session.get(model, key)
+    db.session.info.setdefault("baton.held", []).append(row)  # reused (e.g. its name)
     return row is not None and getattr(row, "active", True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from baton.platform import lifecycle
 from baton.platform.errors import InvalidInput, NotFound
@@ -156,9 +156,21 @@ def revoke_consent(consent_id: uuid.UUID, *, reason: str | None = None) -> Conse
     return consent
 
 
+def consent_active(referral: Referral) -> bool:
+    """Whether the consent the referral was sent under is still active (not revoked or
+    expired): without it nothing more is shared with the provider, nor taken from it."""
+    consent = _referral_consent(referral)
+    return consent is not None and is_active(consent)
+
+
+def _referral_consent(referral: Referral) -> Consent | None:
+    """By primary key: a consent already loaded in this session costs no query."""
+    if referral.consent_id is None:
+        return None
+    return db.session.get(Consent, (referral.tenant_id, referral.consent_id))
+
+
 def consent_allows(referral: Referral, share_class: str) -> bool:
     """Whether the referral's consent (still active) covers ``share_class``."""
-    if referral.consent_id is None:
-        return False
-    consent = db.session.scalars(select(Consent).where(Consent.id == referral.consent_id)).first()
+    consent = _referral_consent(referral)
     return consent is not None and is_active(consent) and share_class in consent.share_classes

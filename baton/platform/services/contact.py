@@ -103,6 +103,17 @@ def _caregiver(referral, caregiver_id) -> Caregiver | None:
     return caregiver
 
 
+def access_attempt(attempt_id) -> ContactAttempt:
+    """One contact attempt the caller may see (its referral's district or provider)."""
+    from baton.platform.errors import NotFound
+
+    require_permission("referral.read", "provider.referrals")
+    attempt = access(db.session, ContactAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound("No such contact attempt")
+    return attempt
+
+
 def list_attempts(referral_id) -> list[ContactAttempt]:
     referral = access_referral(referral_id, audit=False)
     return db.session.scalars(

@@ -33,9 +33,9 @@ from baton.platform.models import (
 from baton.platform.models.base import as_utc, utcnow
 from baton.platform.services.audit import record_audit, record_list_read
 from baton.platform.services.common import actor_kind, require_permission, user_id
-from baton.platform.services.consent import active_consent, consent_allows
+from baton.platform.services.consent import active_consent, consent_active, consent_allows
 from baton.platform.services.escalations import resolve_escalations
-from baton.platform.services.notifications import notify_provider_staff
+from baton.platform.services.notifications import notify, notify_provider_staff
 from baton.platform.services.settings import tenant_settings
 from baton.platform.services.students import access_student
 from baton.tenants.context import require_principal
@@ -176,19 +176,27 @@ def transition_referral(
     expected_version: int | None = None,
     appointment: Appointment | None = None,
     redirected_to: str | None = None,
+    provider_ref: dict | None = None,
 ) -> Referral:
     """Move a referral to ``target`` if the state machine lets the acting principal.
 
     Raises PreconditionFailed when ``expected_version`` is stale, TransitionRefused (409)
-    with the rule's code when the move is not allowed, InvalidInput for missing details.
-    Appends one event and one audit row; keeps the due timestamps in step.
+    with the rule's code when the move is not allowed, InvalidInput for missing details,
+    ConsentRequired when a provider moves a referral whose consent is no longer active.
+    ``provider_ref`` ({"system", "value"}) records the provider's own identifier with the
+    move. Appends one event and one audit row; keeps the due timestamps in step.
     """
     require_permission("referral.manage", "provider.referrals")
     referral = access_referral(referral_id, audit=False)
     if expected_version is not None and expected_version != referral.version:
         raise PreconditionFailed()
     return _move(
-        referral, target, reason=reason, appointment=appointment, redirected_to=redirected_to
+        referral,
+        target,
+        reason=reason,
+        appointment=appointment,
+        redirected_to=redirected_to,
+        provider_ref=provider_ref,
     )
 
 
@@ -217,6 +225,7 @@ def _move(
     reason: str | None = None,
     appointment: Appointment | None = None,
     redirected_to: str | None = None,
+    provider_ref: dict | None = None,
 ) -> Referral:
     principal = require_principal()
     source = referral.status
@@ -235,11 +244,17 @@ def _move(
     )
     if refusal:
         raise TransitionRefused(refusal.detail, refusal.code)
+    if actor == lifecycle.PROVIDER and not consent_active(referral):
+        raise ConsentRequired("The family's consent to share with this provider has ended.")
     _apply(referral, source, target, reason, appointment, redirected_to)
+    _record_provider_ref(referral, provider_ref)
     referral.status = target
     referral.refresh_next_due()
-    on_behalf = {"on_behalf_of": actor} if actor != actor_kind(principal) else None
-    _append_event(referral, source, target, reason=reason, detail=on_behalf)
+    detail = _event_detail(referral, source, target, provider_ref)
+    if actor != actor_kind(principal):
+        detail["on_behalf_of"] = actor
+    _append_event(referral, source, target, reason=reason, detail=detail)
+    _alert_district(referral, target, actor)
     record_audit(
         "status",
         "referral",
@@ -249,6 +264,39 @@ def _move(
     )
     db.session.flush()
     return referral
+
+
+def _record_provider_ref(referral: Referral, provider_ref: dict | None) -> None:
+    if provider_ref:
+        referral.provider_ref = str(provider_ref["value"])[:200]
+        referral.provider_ref_system = (provider_ref.get("system") or "")[:300] or None
+
+
+def _event_detail(referral: Referral, source: str | None, target: str, provider_ref) -> dict:
+    """What an event records besides from/to/reason: enough to rebuild the referral as of
+    that event (the FHIR gateway's Task history), without clinical content."""
+    detail: dict = {}
+    if target == "scheduled" and referral.appointment_at is not None:
+        detail["appointment_at"] = as_utc(referral.appointment_at).isoformat()
+    if target == "redirected" and referral.redirected_to:
+        detail["redirected_to"] = referral.redirected_to
+    if provider_ref:
+        detail["provider_ref"] = {
+            k: v for k, v in (("system", referral.provider_ref_system),
+                              ("value", referral.provider_ref)) if v
+        }  # fmt: skip
+    return detail
+
+
+def _alert_district(referral: Referral, target: str, actor: str) -> None:
+    """A provider that declines or redirects hands the referral back: tell its navigator."""
+    if actor == lifecycle.PROVIDER and target in ("declined", "redirected"):
+        notify(
+            referral.created_by,
+            f"provider-{target}",
+            f"The provider {target} the referral: choose another provider or an alternative plan.",
+            referral,
+        )
 
 
 def _acting_actor(referral: Referral, source: str, target: str, actor: str) -> str:
@@ -346,11 +394,13 @@ def _append_event(
     principal = require_principal()
     # The counter lives on the referral, whose versioned UPDATE serialises concurrent moves.
     referral.event_count = (referral.event_count or 0) + 1
+    referral.last_event_at = now = utcnow()
     db.session.add(
         ReferralEvent(
             tenant_id=referral.tenant_id,
             referral_id=referral.id,
             seq=referral.event_count,
+            at=now,
             actor_user_id=principal.user_id,
             actor_kind=actor_kind(principal),
             surface=principal.surface,
@@ -369,6 +419,16 @@ def referral_events(referral_id) -> list[ReferralEvent]:
         .where(ReferralEvent.referral_id == referral.id)
         .order_by(ReferralEvent.seq)
     ).all()
+
+
+def search_referrals(stmt, page_size: int) -> tuple[list[Referral], bool]:
+    """Run a referral search built on ``scoped(Referral)`` (the FHIR gateway's): one page,
+    audited as a list read, and whether more rows follow it."""
+    require_permission("referral.read", "provider.referrals")
+    rows = db.session.scalars(stmt.limit(page_size + 1)).all()
+    page = rows[:page_size]
+    record_list_read("referral", page)
+    return page, len(rows) > page_size
 
 
 @dataclass

@@ -1,0 +1,183 @@
+"""FHIR gateway fixtures: the app on a loopback port, EHR clients registered for providers
+pa and pb and a district client for A, each with a real token from the token service."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import requests
+
+from tests.fhir_gateway.validation import assert_valid_fhir
+from tests.oauth_support import ALL_EHR_SCOPES, fetch_token, register_client
+
+FHIR_JSON = "application/fhir+json"
+BASE = "https://fhir.baton.example"
+
+
+class Fhir:
+    """A requests session against /fhir with one bearer token. Every FHIR body the server
+    sends back (resources, Bundles, OperationOutcomes) is checked as valid R4 on arrival."""
+
+    def __init__(self, server, token: str | None):
+        self.base = f"{server.url}/fhir"
+        self.session = requests.Session()
+        self.session.headers["Accept"] = FHIR_JSON
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    @staticmethod
+    def _checked(response):
+        if response.headers.get("Content-Type", "").startswith(FHIR_JSON):
+            assert_valid_fhir(response.json())
+        return response
+
+    def get(self, path: str, **kw):
+        return self._checked(self.session.get(self.base + path, timeout=15, **kw))
+
+    def put(self, path: str, body, etag: str | None = None, headers=None, **kw):
+        headers = {"Content-Type": FHIR_JSON, **(headers or {})}
+        if etag:
+            headers["If-Match"] = etag
+        data = body if isinstance(body, str | bytes) else None
+        json_body = None if data is not None else body
+        return self._checked(
+            self.session.put(
+                self.base + path, data=data, json=json_body, headers=headers, timeout=15, **kw
+            )
+        )
+
+    def post(self, path: str, body, headers=None, **kw):
+        headers = {"Content-Type": FHIR_JSON, **(headers or {})}
+        return self._checked(
+            self.session.post(self.base + path, json=body, headers=headers, timeout=15, **kw)
+        )
+
+    def move(self, referral_id, business: str, *, status=None, reason=None, outputs=None):
+        """GET the Task, set status/businessStatus (and statusReason, output), PUT it back
+        with its ETag, as an EHR does. Returns the PUT's response."""
+        read = self.get(f"/Task/{referral_id}")
+        assert read.status_code == 200, read.text
+        body = set_status(read.json(), business, status=status, reason=reason, outputs=outputs)
+        return self.put(f"/Task/{referral_id}", body, read.headers["ETag"])
+
+    def close(self):
+        self.session.close()
+
+
+def client_for(live_server, *, scope=None, **registration) -> Fhir:
+    client = register_client(live_server.app, **registration)
+    token = fetch_token(live_server, client, scope=scope)["access_token"]
+    return Fhir(live_server, token)
+
+
+@pytest.fixture
+def fhir_as(live_server):
+    """fhir_as(provider_id=… | tenant_id=…, scope=…) -> Fhir with a fresh client's token."""
+    made = []
+
+    def make(scope=None, scopes=ALL_EHR_SCOPES, name="EHR", **principal):
+        session = client_for(live_server, scope=scope, scopes=scopes, name=name, **principal)
+        made.append(session)
+        return session
+
+    yield make
+    for session in made:
+        session.close()
+
+
+@pytest.fixture
+def ehr(fhir_as, world):
+    """Provider pa's EHR (partner of district A), every EHR scope."""
+    return fhir_as(provider_id=world.pa.id)
+
+
+TASK_STATUS_OF = {
+    "received": "requested",
+    "accepted": "accepted",
+    "declined": "rejected",
+    "redirected": "rejected",
+    "scheduled": "in-progress",
+    "first-appointment-attended": "in-progress",
+    "no-show": "in-progress",
+    "engaged": "in-progress",
+    "disengaged": "on-hold",
+    "closed-completed": "completed",
+    "closed-family-declined": "failed",
+    "closed-unable-to-reach": "failed",
+    "withdrawn": "cancelled",
+    "closed-alternative-plan": "cancelled",
+}
+
+
+def business_status(code: str) -> dict:
+    return {"coding": [{"system": f"{BASE}/CodeSystem/referral-business-status", "code": code}]}
+
+
+def output(kind: str, **value) -> dict:
+    return {
+        "type": {"coding": [{"system": f"{BASE}/CodeSystem/task-output-type", "code": kind}]},
+        **value,
+    }
+
+
+def set_status(task: dict, business: str | None, *, status=None, reason=None, outputs=None):
+    body = copy.deepcopy(task)
+    body["status"] = status or TASK_STATUS_OF.get(business, body["status"])
+    if business:
+        body["businessStatus"] = business_status(business)
+    else:
+        body.pop("businessStatus", None)
+    if reason is not None:
+        body["statusReason"] = reason
+    if outputs is not None:
+        body["output"] = outputs
+    return body
+
+
+def decline_reason(code: str) -> dict:
+    return {
+        "coding": [{"system": f"{BASE}/CodeSystem/decline-reason", "code": code}],
+        "text": code.replace("-", " "),
+    }
+
+
+def make_referral(
+    app,
+    world,
+    key: str = "a",
+    share=("referral-reason", "contact-details", "status-feedback"),
+    student=1,
+):
+    """A sent referral from district ``key`` to its partner provider, for the student number
+    ``student``, whose family consented to ``share``; through the services, as staff would."""
+    from sqlalchemy import select
+
+    from baton.platform.extensions import db
+    from baton.platform.models import Caregiver
+    from baton.platform.services import consent, referrals
+    from baton.tenants.context import acting_as
+    from tests.factories import make_concern, principal_of
+
+    provider = world.pa if key == "a" else world.pb
+    student_id = getattr(world, f"students_{key}")[student].id
+    with app.app_context(), acting_as(principal_of(f"navigator@{key}.test")):
+        caregiver = db.session.scalars(
+            select(Caregiver.id).where(Caregiver.student_id == student_id)
+        ).first()
+        record = consent.record_consent(
+            student_id,
+            provider_id=provider.id,
+            consenter="caregiver",
+            caregiver_id=caregiver,
+            method="signed",
+            share_classes=list(share),
+        )
+        referral = referrals.create_referral(
+            student_id=student_id,
+            concern_id=make_concern(student_id, daily_functioning=True).id,
+            provider_id=provider.id,
+        )
+        ids = (referral.id, record.id, student_id)
+        db.session.commit()
+    return ids
