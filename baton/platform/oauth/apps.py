@@ -73,7 +73,7 @@ def register_app(
     if errors:
         raise InvalidInput(fields=errors)
     client = OAuthClient(
-        client_id=secrets.token_urlsafe(24),
+        client_id=smart_clients.new_client_id(),
         name=name,
         tenant_id=tenant.id if tenant else None,
         provider_id=provider.id if provider else None,

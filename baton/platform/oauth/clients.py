@@ -22,6 +22,12 @@ AUTH_METHODS = ("private_key_jwt",)
 SIGNING_ALGS = ("RS384", "ES384")
 
 
+def new_client_id() -> str:
+    """A public client id: hex, so it never starts with "-" and reads as an option on a
+    command line (``baton revoke-client ID``), nor needs escaping in a URL."""
+    return secrets.token_hex(16)
+
+
 def create_client(
     name: str,
     *,
@@ -51,7 +57,7 @@ def create_client(
     if existing is not None:
         return existing, False
     client = OAuthClient(
-        client_id=secrets.token_urlsafe(24),
+        client_id=new_client_id(),
         name=name[:200],
         tenant_id=tenant.id if tenant else None,
         provider_id=provider.id if provider else None,
