@@ -13,6 +13,13 @@ from baton.platform.models.care import (
     ServiceLog,
     TriageChecklist,
 )
+from baton.platform.models.fhir import (
+    FhirEndpoint,
+    FhirMessage,
+    PushedTask,
+    QuarantinedChange,
+    Subscription,
+)
 from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
@@ -33,6 +40,11 @@ __all__ = [
     "CrisisRecord",
     "DistrictRollup",
     "Escalation",
+    "FhirEndpoint",
+    "FhirMessage",
+    "PushedTask",
+    "QuarantinedChange",
+    "Subscription",
     "IdempotencyRecord",
     "Referral",
     "ReferralEvent",
