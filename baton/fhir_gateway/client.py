@@ -117,7 +117,9 @@ class FhirClient:
 
     def request(self, method: str, path: str, *, json=None, headers=None) -> requests.Response:
         """``path`` relative to the base (or a full URL from a ``next`` link)."""
-        url = path if path.startswith(("https://", "http://")) else f"{self.base}/{path}"
+        url = (
+            path if path.startswith(("https://", "http://")) else f"{self.base}/{path}".rstrip("/")
+        )
         sent = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
         if json is not None:
             sent["Content-Type"] = FHIR_JSON
@@ -143,7 +145,6 @@ class FhirClient:
             scope=self.scope,
         ) as oauth:
             oauth.register_client_auth_method(SmartAssertion(token_url, key.kid))
-            oauth.verify = verify()
             token = self._fetch(oauth, token_url)
         lifetime = min(int(token.get("expires_in", 300)), 3600)
         _tokens[(self.base, self.client_id)] = (
@@ -154,7 +155,9 @@ class FhirClient:
 
     def _fetch(self, oauth: OAuth2Session, token_url: str) -> dict:
         try:
-            return oauth.fetch_token(token_url, grant_type="client_credentials", timeout=timeout())
+            return oauth.fetch_token(
+                token_url, grant_type="client_credentials", timeout=timeout(), verify=verify()
+            )
         except requests.RequestException as exc:
             raise RemoteUnavailable(f"token endpoint: {type(exc).__name__}: {exc}") from exc
         except OAuthError as exc:  # the EHR refused our client or its assertion

@@ -151,8 +151,8 @@ def client_for(endpoint: FhirEndpoint) -> FhirClient:
 
 def sync_task(message: FhirMessage) -> str | None:
     """Bring the EHR's copy of the message's referral in step with Baton's record (in the
-    referral's job scope). Returns None when delivered, or why nothing was sent; raises
-    RemoteError when the EHR did not take it."""
+    referral's job scope). Returns None when the EHR has it (sent now, or already in step),
+    or why nothing may be sent; raises RemoteError when the EHR did not take it."""
     from baton.fhir_gateway import mirror
 
     link = db.session.get(PushedTask, (message.tenant_id, message.referral_id))
@@ -216,11 +216,11 @@ def _update(client: FhirClient, link: PushedTask, remote: dict, message: FhirMes
     with as_provider(message.provider_id, "job"):
         view = provider_view(message.referral_id)
     if link.synced_count >= view.referral.event_count:
-        return "already in step (the change came from the EHR)"
+        return None  # the EHR has it already: the change came from there
     desired = fhir.normalise(view.task)
     if all(remote.get(k) == desired.get(k) for k in STATUS_ELEMENTS):
         link.synced_count = view.referral.event_count
-        return "already in step"
+        return None  # already in step: nothing to PUT
     body = {k: v for k, v in remote.items() if k not in CARRIED}
     body.update({k: desired[k] for k in CARRIED if k in desired})
     response = client.request(

@@ -51,6 +51,10 @@ def record_task_change(referral: Referral) -> list[FhirMessage]:
             message.subscription_id = subscription_id
             message.event_number = _next_event_number(subscription_id)
             messages.append(message)
+    if messages and referral in db.session.new:
+        # The unit of work orders inserts by mapper name, not by foreign key: the new
+        # referral must be written before the messages that point at it.
+        db.session.flush()
     db.session.add_all(messages)
     return messages
 
