@@ -86,7 +86,8 @@ def _link(owner_engine, referral_id):
     with owner_engine.connect() as conn:
         return conn.execute(
             text(
-                "SELECT task_id, version_id, synced_count FROM fhir_pushed_tasks WHERE referral_id = :r"
+                "SELECT task_id, version_id, synced_count FROM fhir_pushed_tasks"
+                " WHERE referral_id = :r"
             ),
             {"r": referral_id},
         ).one_or_none()
@@ -324,7 +325,8 @@ def test_the_ehrs_changes_are_mirrored_through_the_services_once(
     with owner_engine.connect() as conn:
         events = conn.execute(
             text(
-                "SELECT to_status, surface, actor_kind FROM referral_events WHERE referral_id = :r ORDER BY seq"
+                "SELECT to_status, surface, actor_kind FROM referral_events"
+                " WHERE referral_id = :r ORDER BY seq"
             ),
             {"r": referral_id},
         ).all()
@@ -338,7 +340,8 @@ def test_the_ehrs_changes_are_mirrored_through_the_services_once(
         assert (
             conn.execute(
                 text(
-                    "SELECT count(*) FROM referral_events WHERE referral_id = :r AND to_status = 'accepted'"
+                    "SELECT count(*) FROM referral_events"
+                    " WHERE referral_id = :r AND to_status = 'accepted'"
                 ),
                 {"r": referral_id},
             ).scalar()
