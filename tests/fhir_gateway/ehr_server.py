@@ -366,7 +366,8 @@ class Receiver:
         def hook():
             bundle = request.get_json(force=True)
             assert_valid_fhir(bundle)
-            self.received.append((dict(request.headers), bundle))
+            if self.status < 300:  # what it took; a refused delivery is not received
+                self.received.append((dict(request.headers), bundle))
             return "", self.status
 
         self.server = LoopbackHttps(app, tls)
