@@ -29,7 +29,12 @@ def signing_key() -> RSAKey:
     """The private key (cached on the app); its ``kid`` is its RFC 7638 thumbprint."""
     cache = current_app.extensions.setdefault("baton_fhir_client_key", {})
     if "key" not in cache:
-        cache["key"] = _with_kid(_load())
+        try:
+            cache["key"] = _with_kid(_load())
+        except (ValueError, TypeError) as exc:
+            raise ClientKeyMissing(
+                f"BATON_FHIR_CLIENT_KEY is not an RSA private key: {exc}"
+            ) from exc
     return cache["key"]
 
 
