@@ -11,6 +11,7 @@ from flask import current_app
 
 from baton.fhir_gateway import notify, push
 from baton.fhir_gateway.client import RemoteError
+from baton.platform.errors import BatonError
 from baton.platform.extensions import db
 from baton.platform.models import FhirMessage, Subscription
 from baton.platform.services import outbox, subscriptions
@@ -28,6 +29,15 @@ def deliver_message(message_id: uuid.UUID, now: datetime) -> str:
         status = outbox.record_failure(row, str(exc), now, permanent=not exc.transient)
         _subscription_outcome(row, False, str(exc), now, final=status == "failed")
         return status
+    except BatonError as exc:  # e.g. the provider no longer partners with the district
+        skipped = f"{exc.code}: {exc.detail}"
+    except Exception as exc:  # a bug must not retry forever: count it, dead-letter it
+        current_app.logger.exception("FHIR delivery %s broke", message_id)
+        db.session.rollback()
+        row = outbox.claim_message(message_id)
+        if row is None:
+            return "done-or-locked"
+        return outbox.record_failure(row, f"{type(exc).__name__}: {exc}", now, permanent=False)
     if skipped:
         outbox.mark_skipped(row, skipped, now)
     else:

@@ -83,7 +83,7 @@ def _type(identifier: dict) -> str | None:
 
 
 def _quarantine(endpoint, link: PushedTask, remote: dict, version: str, exc: BatonError):
-    business = (remote.get("businessStatus") or {}).get("coding") or [{}]
+    coding = ((remote.get("businessStatus") or {}).get("coding") or [{}])[0]
     db.session.add(
         QuarantinedChange(
             tenant_id=link.tenant_id,
@@ -91,7 +91,7 @@ def _quarantine(endpoint, link: PushedTask, remote: dict, version: str, exc: Bat
             endpoint_id=endpoint.id,
             remote_version=version[:64],
             task_status=str(remote.get("status"))[:32],
-            business_status=(business[0].get("code") or None) and business[0]["code"][:64],
+            business_status=(coding.get("code") or "")[:64] or None,
             reason=f"{exc.code}: {exc.detail}"[:300],
         )
     )

@@ -372,3 +372,58 @@ def test_a_remote_change_breaking_the_rules_is_quarantined_not_applied(
     assert "not allowed" in quarantined[0]["reason"] or "cannot" in quarantined[0]["reason"]
     assert api_as("district_admin@b.test").get("/api/v1/deliveries/quarantined").json == []
     assert _link(owner_engine, referral_id).version_id == "2"  # seen, so not re-examined
+
+
+def test_set_fhir_endpoint_command(app, world, owner_engine):
+    from click.testing import CliRunner
+
+    from baton.platform.commands import set_fhir_endpoint
+
+    runner = CliRunner()
+    args = ["--provider", "pa", "--client-id", "issued-by-the-ehr"]
+    with app.app_context():
+        refused = runner.invoke(set_fhir_endpoint, [*args, "--base-url", "http://ehr.test/fhir"])
+        made = runner.invoke(
+            set_fhir_endpoint, [*args, "--base-url", "https://ehr.test/fhir/", "--route-services"]
+        )
+        again = runner.invoke(set_fhir_endpoint, [*args, "--base-url", "https://ehr.test/fhir"])
+    assert refused.exit_code == 2 and "https://" in refused.output
+    assert made.exit_code == 0, made.output
+    assert "created FHIR endpoint https://ehr.test/fhir" in made.output
+    assert "/fhir/.well-known/client-jwks.json" in made.output
+    assert again.exit_code == 0 and "exists" in again.output
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT client_id, base_url FROM fhir_endpoints")).all() == [
+            ("issued-by-the-ehr", "https://ehr.test/fhir")
+        ]
+
+
+def test_nothing_is_pushed_once_the_partnership_has_ended(
+    app, world, remote_ehr, push_ready, owner_engine
+):
+    service_id = _fhir_provider(app, world, remote_ehr)
+    referral_id, _ = _send(app, world, service_id)
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE partnerships SET active = false WHERE provider_id = :p"),
+            {"p": world.pa.id},
+        )
+    run_fhir_jobs(push_ready)
+    [message] = _messages(owner_engine, referral_id)
+    assert (message.status, message.last_error) == ("skipped", "not-found: No such referral")
+    assert remote_ehr.all("Task") == []
+
+
+def test_a_revocation_after_the_push_cancels_the_remote_task(
+    pushed, api_as, remote_ehr, push_ready, owner_engine
+):
+    referral_id, consent_id = pushed
+    revoked = api_as("navigator@a.test").post(f"/api/v1/consents/{consent_id}/revoke", json={})
+    assert revoked.status_code == 200
+    run_fhir_jobs(push_ready)
+    [task] = remote_ehr.all("Task")
+    assert (task["status"], task["businessStatus"]["coding"][0]["code"]) == (
+        "cancelled",
+        "consent-revoked",
+    )
+    assert task["input"][0]["valueBoolean"] is False  # a stub: feedback no longer permitted
