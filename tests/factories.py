@@ -117,7 +117,7 @@ def _referral_world(w, key: str) -> None:
     provider, and an open escalation — one row of every referral-loop model."""
     from sqlalchemy import select
 
-    from baton.platform.models import Membership, User
+    from baton.platform.models import FhirMessage, Membership, User
     from baton.platform.services import consent, navigation, referrals
     from baton.platform.services.auth import principal_for
     from baton.tenants.context import acting_as
@@ -147,6 +147,16 @@ def _referral_world(w, key: str) -> None:
             caregiver_present=True,
         )
         navigation.open_escalation(referral.id, reason="fixture")
+        db.session.add(  # one FHIR outbox row (already delivered) for the isolation walks
+            FhirMessage(
+                tenant_id=referral.tenant_id,
+                referral_id=referral.id,
+                provider_id=provider.id,
+                kind="task-update",
+                status="delivered",
+                event_seq=referral.event_count,
+            )
+        )
         crisis_concern = make_concern(student.id, immediate_risk=True)
         setattr(w, f"referral_{key}", snapshot(referral, "id", "tenant_id", "student_id"))
         setattr(w, f"consent_{key}", snapshot(record, "id"))

@@ -21,7 +21,7 @@ from tests.conftest import base_config
 
 ALL_EHR_SCOPES = (
     "system/Task.rus system/ServiceRequest.rs system/Patient.rs system/Consent.rs "
-    "system/Organization.rs system/Communication.crs"
+    "system/Organization.rs system/Communication.crs system/Subscription.cruds"
 )
 
 

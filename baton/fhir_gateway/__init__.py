@@ -6,6 +6,7 @@ Calls the same services as the UI and JSON API; FHIR models never enter ``baton.
 
 def init_app(app) -> None:
     """Mount ``/fhir`` (token-only: no session, no CSRF) and its OperationOutcome errors."""
+    from baton.fhir_gateway import subscription_routes  # noqa: F401  - its routes join bp
     from baton.fhir_gateway.http import operation_outcome
     from baton.fhir_gateway.routes import bp
     from baton.platform.extensions import csrf

@@ -1,8 +1,7 @@
 """``/fhir/metadata`` (§11) and ``/fhir/.well-known/smart-configuration`` (§10).
 
 Both describe only what this server does: resources and interactions served here, the grant
-types registered on the token service. Subscriptions (and the backport ``instantiates``)
-join the list when the subscription endpoints land.
+types registered on the token service, the backport Subscription server it instantiates.
 """
 
 from __future__ import annotations
@@ -24,8 +23,15 @@ TOPIC_EXTENSION = (
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 EHR_SCOPES = (
     "system/Task.rus", "system/ServiceRequest.rs", "system/Patient.rs", "system/Consent.rs",
-    "system/Organization.rs", "system/Communication.crs",
+    "system/Organization.rs", "system/Communication.crs", "system/Subscription.cruds",
 )  # fmt: skip
+BACKPORT_SERVER = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/"
+    "backport-subscription-server-r4"
+)
+STATUS_OPERATION = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"
+)
 
 TASK_SEARCH = {
     "_id": "token",
@@ -92,6 +98,16 @@ def resources() -> list[dict]:
             ["create", "read", "search-type"],
             searchParam=_params({"based-on": "reference", "part-of": "reference"}),
         ),
+        _resource(
+            "Subscription",
+            ["create", "read", "update", "delete", "search-type"],
+            supportedProfile=[
+                "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                "backport-subscription"
+            ],
+            searchParam=_params({"status": "token"}),
+            operation=[{"name": "status", "definition": STATUS_OPERATION}],
+        ),
     ]
 
 
@@ -107,6 +123,7 @@ def capability_statement() -> dict:
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "implementationGuide": [SDOHCC_IG],
+        "instantiates": [BACKPORT_SERVER],
         "rest": [
             {
                 "mode": "server",

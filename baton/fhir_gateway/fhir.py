@@ -10,8 +10,10 @@ from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
+from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.subscription import Subscription
 from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
 
@@ -24,8 +26,10 @@ MODELS = {
         Consent,
         OperationOutcome,
         Organization,
+        Parameters,
         Patient,
         ServiceRequest,
+        Subscription,
         Task,
     )
 }

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from baton.fhir_gateway import capability, communication, mapping, parties, reading, search
+from baton.fhir_gateway import (
+    capability,
+    client_key,
+    communication,
+    mapping,
+    parties,
+    reading,
+    search,
+)
 from baton.fhir_gateway.http import (
     BadRequest,
     PreconditionStale,
@@ -29,7 +37,7 @@ from baton.platform.services.audit import record_audit
 from baton.tenants.scoping import scoped
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
-PUBLIC = {"fhir.metadata", "fhir.smart_configuration"}
+PUBLIC = {"fhir.metadata", "fhir.smart_configuration", "fhir.client_jwks"}
 
 
 @bp.before_request
@@ -46,6 +54,12 @@ def metadata():
 @bp.get("/.well-known/smart-configuration")
 def smart_configuration():
     return jsonify(capability.smart_configuration())
+
+
+@bp.get("/.well-known/client-jwks.json")
+def client_jwks():
+    """Baton's public key as a SMART client of provider EHRs (they register this URL)."""
+    return jsonify(client_key.public_jwks())
 
 
 # ---------------------------------------------------------------- Task and ServiceRequest

@@ -185,6 +185,36 @@ def revoke_client(client_id):
     click.echo(f"revoked client {client.client_id} ({client.name})")
 
 
+@click.command("set-fhir-endpoint")
+@click.option("--provider", "provider_slug", required=True, help="the provider's slug")
+@click.option("--base-url", required=True, help="the EHR's FHIR base URL (https://)")
+@click.option("--client-id", required=True, help="the client id the EHR registered for Baton")
+@click.option("--scope", default=None, help="SMART scopes to ask the EHR for")
+@click.option(
+    "--route-services", is_flag=True, help="push referrals to all the provider's services here"
+)
+@with_appcontext
+def set_fhir_endpoint(provider_slug, base_url, client_id, scope, route_services):
+    """Register a provider EHR Baton pushes referrals to (Baton's client at that EHR)."""
+    from flask import current_app
+
+    from baton.platform.services import endpoints
+
+    def action():
+        return endpoints.set_fhir_endpoint(
+            prov.provider_by_slug(provider_slug),
+            base_url,
+            client_id,
+            scope=scope or endpoints.DEFAULT_SCOPE,
+            route_services=route_services,
+        )
+
+    endpoint, created = _run("cli: set a provider's FHIR endpoint", action)
+    _report("FHIR endpoint", endpoint.base_url, created)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    click.echo(f"register Baton's public keys at the EHR: {base}/fhir/.well-known/client-jwks.json")
+
+
 @click.command("seed-demo")
 @click.option("--students", default=300, show_default=True, help="students across the districts")
 @with_appcontext
@@ -241,6 +271,7 @@ def register(group: click.Group) -> None:
         create_user,
         create_client,
         revoke_client,
+        set_fhir_endpoint,
         seed_demo,
         simulate_command,
     ):

@@ -181,3 +181,101 @@ def make_referral(
         ids = (referral.id, record.id, student_id)
         db.session.commit()
     return ids
+
+
+# ---------------------------------------------------------------- push and subscriptions
+
+BATON_CLIENT_AT_EHR = "baton-at-provider-ehr"
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory):
+    """A self-signed loopback certificate; Baton trusts it through FHIR_CA_BUNDLE."""
+    from tests.fhir_gateway.ehr_server import make_tls
+
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def push_ready(app, live_server, tls):
+    """The apps (the suite's and the served one) trust the test CA and share one client key."""
+    import json
+
+    from joserfc.jwk import RSAKey
+
+    key = json.dumps(RSAKey.generate_key(2048).as_dict(private=True))
+    for each in (app, live_server.app):
+        each.config.update(FHIR_CA_BUNDLE=tls[0], FHIR_CLIENT_KEY=key)
+        each.extensions.pop("baton_fhir_client_key", None)
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def _remote_ehr(push_ready, tls):
+    from tests.fhir_gateway.ehr_server import FakeEhr
+
+    ehr = FakeEhr(
+        tls,
+        client_id=BATON_CLIENT_AT_EHR,
+        jwks_url=f"{push_ready.url}/fhir/.well-known/client-jwks.json",
+    )
+    yield ehr
+    ehr.server.stop()
+
+
+@pytest.fixture
+def remote_ehr(_remote_ehr):
+    """The provider's EHR (a real FHIR server on loopback), empty, up."""
+    from baton.fhir_gateway import client
+
+    if _remote_ehr.server._server is None:
+        _remote_ehr.server.start()
+    _remote_ehr.store.clear()
+    _remote_ehr.log.clear()
+    _remote_ehr.if_matches.clear()
+    _remote_ehr.rejected.clear()
+    client._tokens.clear()
+    yield _remote_ehr
+    assert _remote_ehr.rejected == [], "the EHR refused something Baton sent"
+
+
+@pytest.fixture(scope="session")
+def _receiver(push_ready, tls):
+    from tests.fhir_gateway.ehr_server import Receiver
+
+    receiver = Receiver(tls)
+    yield receiver
+    receiver.server.stop()
+
+
+@pytest.fixture
+def receiver(_receiver):
+    """An HTTPS rest-hook endpoint on loopback that records what it is sent."""
+    _receiver.received.clear()
+    _receiver.status = 200
+    return _receiver
+
+
+def run_fhir_jobs(live_server, at=None) -> None:
+    """What cron and a worker do: the periodic job enqueues what is due on Redis, a real
+    RQ worker (in this process, in the served app) drains the fhir queue."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+    from rq.registry import FailedJobRegistry
+
+    from baton.platform.models.base import travel_to, utcnow
+    from baton.workers.jobs import fhir as fhir_jobs
+    from baton.workers.queues import FHIR
+    from tests.conftest import REDIS_URL
+
+    connection = Redis.from_url(REDIS_URL)
+    queue = Queue(FHIR, connection=connection)
+    with live_server.app.app_context(), travel_to(at or utcnow()):
+        fhir_jobs.deliver_due_fhir()
+        SimpleWorker([queue], connection=connection).work(burst=True)
+    failed = FailedJobRegistry(queue=queue)
+    jobs = [queue.fetch_job(job_id) for job_id in failed.get_job_ids()]
+    for job in jobs:
+        failed.remove(job, delete_job=True)
+    assert not jobs, [job.latest_result().exc_string for job in jobs if job]
+    connection.close()

@@ -35,9 +35,27 @@ def _attempt_in(app, world, key: str):
         return attempt.id
 
 
+def _subscription_of(app, provider) -> str:
+    """A subscription held by ``provider``'s EHR (made through the service, as its token would)."""
+    from baton.fhir_gateway.acting import as_provider
+    from baton.platform.services import subscriptions
+
+    with app.app_context(), as_provider(provider.id, "fhir"):
+        row = subscriptions.create_subscription(
+            subscriptions.SubscriptionInput(
+                owner_id=provider.id,
+                filter=f"Task?owner=Organization/{provider.id}",
+                endpoint="https://127.0.0.1:9/hook",
+            )
+        )
+        db.session.commit()
+        return str(row.id)
+
+
 def _foreign_ids(app, world, key: str, org_ids: list) -> dict:
     referral = getattr(world, f"referral_{key}")
     return {
+        "subscription_id": [_subscription_of(app, world.pa if key == "a" else world.pb)],
         "referral_id": [referral.id],
         "student_id": [referral.student_id],
         "consent_id": [getattr(world, f"consent_{key}").id],
@@ -78,6 +96,8 @@ def _call(session, method: str, path: str):
         return session.get(path)
     if method == "PUT":
         return session.put(path, {"resourceType": "Task"}, 'W/"1"')
+    if method == "DELETE":
+        return session._checked(session.session.delete(session.base + path, timeout=15))
     return session.post(path, {"resourceType": "Communication"})
 
 
@@ -108,6 +128,8 @@ SEARCHES = [
     "/ServiceRequest?performer=Organization/{provider}",
     "/Communication?based-on=ServiceRequest/{referral}",
     "/Communication?part-of=Task/{referral}",
+    "/Subscription",
+    "/Subscription?status=requested,active,error",
 ]
 
 
@@ -119,6 +141,7 @@ def test_searches_and_includes_never_show_the_other_side(app, fhir_as, world, wh
         if who == "provider"
         else fhir_as(tenant_id=world.tenant_a.id, name="SIS-A")
     )
+    foreign_subscription = _subscription_of(app, world.pb)
     values = {
         "referral": world.referral_b.id,
         "student": world.referral_b.student_id,
@@ -129,6 +152,7 @@ def test_searches_and_includes_never_show_the_other_side(app, fhir_as, world, wh
     covered = {path.split("?")[0] for path in SEARCHES} | {
         "/metadata",
         "/.well-known/smart-configuration",
+        "/.well-known/client-jwks.json",
     }
     assert {rule.removeprefix("/fhir") for rule in searched} <= covered, "a new search: add it here"
     for template in SEARCHES:
@@ -137,7 +161,12 @@ def test_searches_and_includes_never_show_the_other_side(app, fhir_as, world, wh
         for marker in markers(world, "b"):
             assert marker not in response.text, (template, marker)
         entries = json.dumps(response.json().get("entry", []))  # the self link echoes the query
-        for foreign in (world.referral_b.id, world.referral_b.student_id, world.tenant_b.id):
+        for foreign in (
+            world.referral_b.id,
+            world.referral_b.student_id,
+            world.tenant_b.id,
+            foreign_subscription,
+        ):
             assert str(foreign) not in entries, (template, foreign)
     own = session.get("/Task?_include=Task:patient").json()
     assert str(world.referral_a.id) in {e["resource"]["id"] for e in own["entry"]}
@@ -158,7 +187,11 @@ def test_ended_partnership_hides_the_districts_referrals(ehr, world, owner_engin
 def test_own_side_is_visible(app, ehr, world):
     """The walks above would pass on a server that answers 404 to everything."""
     attempt_id = _attempt_in(app, world, "a")
+    subscription_id = _subscription_of(app, world.pa)
+    assert subscription_id in ehr.get("/Subscription").text
     for path in (
+        f"/Subscription/{subscription_id}",
+        f"/Subscription/{subscription_id}/$status",
         f"/Task/{world.referral_a.id}",
         f"/ServiceRequest/{world.referral_a.id}",
         f"/Patient/{world.referral_a.student_id}",

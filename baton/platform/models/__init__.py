@@ -13,6 +13,13 @@ from baton.platform.models.care import (
     ServiceLog,
     TriageChecklist,
 )
+from baton.platform.models.fhir import (
+    FhirEndpoint,
+    FhirMessage,
+    PushedTask,
+    QuarantinedChange,
+    Subscription,
+)
 from baton.platform.models.links import StatusLink
 from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
@@ -39,6 +46,11 @@ __all__ = [
     "CrisisRecord",
     "DistrictRollup",
     "Escalation",
+    "FhirEndpoint",
+    "FhirMessage",
+    "PushedTask",
+    "QuarantinedChange",
+    "Subscription",
     "IdempotencyRecord",
     "Referral",
     "ReferralEvent",

@@ -36,6 +36,7 @@ from baton.platform.services.common import actor_kind, require_permission, user_
 from baton.platform.services.consent import active_consent, consent_active, consent_allows
 from baton.platform.services.escalations import resolve_escalations
 from baton.platform.services.notifications import notify, notify_provider_staff
+from baton.platform.services.outbox import record_task_change
 from baton.platform.services.settings import tenant_settings
 from baton.platform.services.students import access_student
 from baton.tenants.context import require_principal
@@ -254,6 +255,7 @@ def _move(
     if actor != actor_kind(principal):
         detail["on_behalf_of"] = actor
     _append_event(referral, source, target, reason=reason, detail=detail)
+    record_task_change(referral)  # the EHR push and subscription notifications it owes
     _alert_district(referral, target, actor)
     record_audit(
         "status",

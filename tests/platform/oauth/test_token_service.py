@@ -126,7 +126,7 @@ def _jti(assertion: str) -> str:
 
 def test_jti_is_used_even_when_the_request_then_fails(live_server, ehr):
     assertion = _assertion(live_server, ehr)
-    refused = _post_assertion(live_server, assertion, scope="system/Subscription.c")
+    refused = _post_assertion(live_server, assertion, scope="system/Observation.c")
     assert refused.json()["error"] == "invalid_scope"
     assert _post_assertion(live_server, assertion).json()["error"] == "invalid_client"
 
