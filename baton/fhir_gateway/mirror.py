@@ -49,7 +49,7 @@ def _apply(link: PushedTask, remote: dict) -> str:
     referral = svc.access_referral(link.referral_id, audit=False)
     state = reading.current_states([referral])[referral.id]
     shared = reading.shared_for([referral])[referral.id]
-    current = fhir.normalise(mapping.task(state, shared))
+    current = mapping.task(state, shared)
     change = parse_update(_incoming(current, remote), current, referral.status, state.provider_ref)
     if change.target is None:
         link.synced_count = referral.event_count

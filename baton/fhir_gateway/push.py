@@ -217,7 +217,7 @@ def _update(client: FhirClient, link: PushedTask, remote: dict, message: FhirMes
         view = provider_view(message.referral_id)
     if link.synced_count >= view.referral.event_count:
         return None  # the EHR has it already: the change came from there
-    desired = fhir.normalise(view.task)
+    desired = view.task  # compared element by element with what the EHR holds
     if all(remote.get(k) == desired.get(k) for k in STATUS_ELEMENTS):
         link.synced_count = view.referral.event_count
         return None  # already in step: nothing to PUT
