@@ -427,3 +427,25 @@ def test_a_revocation_after_the_push_cancels_the_remote_task(
         "consent-revoked",
     )
     assert task["input"][0]["valueBoolean"] is False  # a stub: feedback no longer permitted
+
+
+def test_a_fhir_route_without_a_registered_endpoint_is_hosted_and_pushes_nothing(
+    app, world, owner_engine
+):
+    """Hosted is the default topology (fhir-profile.md §1): with no EHR endpoint registered
+    for the provider, its EHR polls /fhir, so sending writes no push message."""
+    from baton.platform.extensions import db
+    from baton.platform.models import ProviderOrg
+    from baton.platform.services import provisioning as prov
+    from baton.tenants.context import system_scope
+
+    with app.app_context(), system_scope("test: a hosted FHIR-route provider"):
+        provider = db.session.get(ProviderOrg, world.pa.id)
+        service, _ = prov.create_service(
+            provider, "EHR intake (hosted)", service_type="bh-counseling", intake_route="fhir"
+        )
+        service_id = service.id
+        db.session.commit()
+    referral_id, _ = _send(app, world, service_id)
+    assert _status(owner_engine, referral_id) == "sent"
+    assert _messages(owner_engine, referral_id) == []

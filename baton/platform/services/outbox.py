@@ -1,7 +1,8 @@
 """The FHIR outbox: outbound messages written with their cause, and their delivery state.
 
 Every status event of a referral (``referrals._move``) calls ``record_task_change`` in the
-same transaction: a referral whose intake route is a FHIR endpoint gets a message that
+same transaction: a referral whose intake route is a FHIR endpoint Baton pushes to (one is
+registered for the provider; otherwise the EHR polls the hosted /fhir) gets a message that
 brings the Task in its provider's EHR in step with Baton's record (the first one pushes
 it), and every live Subscription of the provider gets a notification with the next event
 number. Only ids are stored; the gateway builds the FHIR when it delivers, from Baton's
@@ -19,6 +20,7 @@ from sqlalchemy import select, update
 from baton.platform.errors import InvalidInput, NotFound
 from baton.platform.extensions import db
 from baton.platform.models import (
+    FhirEndpoint,
     FhirMessage,
     Partnership,
     QuarantinedChange,
@@ -42,7 +44,7 @@ def record_task_change(referral: Referral) -> list[FhirMessage]:
     if referral.status == "draft":
         return []  # a draft is nobody's business outside the district
     messages = []
-    if referral.intake_route == "fhir":
+    if referral.intake_route == "fhir" and _pushed_to(referral.provider_id):
         kind = "push-bundle" if referral.status == "sent" else "task-update"
         messages.append(_message(referral, kind))
     if _partnered(referral):
@@ -57,6 +59,15 @@ def record_task_change(referral: Referral) -> list[FhirMessage]:
         db.session.flush()
     db.session.add_all(messages)
     return messages
+
+
+def _pushed_to(provider_id: uuid.UUID) -> bool:
+    """Push mode needs an EHR endpoint registered for the provider (``baton set-fhir-endpoint``).
+    Without one the provider is hosted (fhir-profile.md §1, the default): its EHR polls /fhir."""
+    found = db.session.scalars(
+        select(FhirEndpoint.id).where(FhirEndpoint.provider_id == provider_id).limit(1)
+    ).first()
+    return found is not None
 
 
 def _message(referral: Referral, kind: str) -> FhirMessage:
