@@ -2,6 +2,7 @@
 
 from baton.platform.models.api import IdempotencyRecord
 from baton.platform.models.audit import AuditLog
+from baton.platform.models.audit_samples import AuditCase, AuditSample
 from baton.platform.models.care import (
     Barrier,
     Bounce,
@@ -16,12 +17,30 @@ from baton.platform.models.care import (
 from baton.platform.models.notifications import Notification
 from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
 from baton.platform.models.people import Membership, User
+from baton.platform.models.cohorts import (
+    CaseRollup,
+    CohortRollup,
+    CountyCaseRollup,
+    CountyCohortRollup,
+    CountyDurationRollup,
+    DurationRollup,
+    ReferralFact,
+)
 from baton.platform.models.referrals import Referral, ReferralEvent
 from baton.platform.models.rollups import CountyRollup, DistrictRollup, RollupWatermark
 from baton.platform.models.settings import TenantSettings
 from baton.platform.models.students import Caregiver, Student
 
 __all__ = [
+    "AuditCase",
+    "AuditSample",
+    "CaseRollup",
+    "CohortRollup",
+    "CountyCaseRollup",
+    "CountyCohortRollup",
+    "CountyDurationRollup",
+    "DurationRollup",
+    "ReferralFact",
     "AuditLog",
     "Barrier",
     "Bounce",
