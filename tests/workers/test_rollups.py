@@ -203,6 +203,7 @@ class Stream:
                     student["disability_or_iep"],
                     student["grade"],
                     e.to_status,
+                    "",  # reason: kept for bounce and decline events only
                 )
             ] += 1
         return dict(counts)
@@ -231,7 +232,11 @@ def week(moment: datetime) -> date:
 
 
 def read_watermark(conn):
-    return conn.execute(select(RollupWatermark.at, RollupWatermark.event_id)).first()
+    return conn.execute(
+        select(RollupWatermark.at, RollupWatermark.event_id).where(
+            RollupWatermark.name == rollups.WATERMARK
+        )
+    ).first()
 
 
 def truncate_stream(conn) -> None:
