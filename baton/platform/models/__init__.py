@@ -14,9 +14,6 @@ from baton.platform.models.care import (
     ServiceLog,
     TriageChecklist,
 )
-from baton.platform.models.notifications import Notification
-from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
-from baton.platform.models.people import Membership, User
 from baton.platform.models.cohorts import (
     CaseRollup,
     CohortRollup,
@@ -26,6 +23,9 @@ from baton.platform.models.cohorts import (
     DurationRollup,
     ReferralFact,
 )
+from baton.platform.models.notifications import Notification
+from baton.platform.models.orgs import County, Partnership, ProviderOrg, School, Service, Tenant
+from baton.platform.models.people import Membership, User
 from baton.platform.models.referrals import Referral, ReferralEvent
 from baton.platform.models.rollups import CountyRollup, DistrictRollup, RollupWatermark
 from baton.platform.models.settings import TenantSettings

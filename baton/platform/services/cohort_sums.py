@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import and_, case, func, literal, select, tuple_, union_all
 
-from baton.platform.extensions import db
 from baton.platform.models import CaseRollup, CohortRollup, DurationRollup
 from baton.platform.models.cohorts import COHORT_COUNTS
 from baton.platform.services.cohorts import (
@@ -124,8 +123,9 @@ def _case_counts(groups):
                 outcome.label("outcome"),
             )
             .select_from(
-                ESC.join(R, and_(R.c.tenant_id == ESC.c.tenant_id, R.c.id == ESC.c.referral_id))
-                .join(S, and_(S.c.tenant_id == R.c.tenant_id, S.c.id == R.c.student_id))
+                ESC.join(
+                    R, and_(R.c.tenant_id == ESC.c.tenant_id, R.c.id == ESC.c.referral_id)
+                ).join(S, and_(S.c.tenant_id == R.c.tenant_id, S.c.id == R.c.student_id))
             )
             .where(ESC.c[column].is_not(None), tuple_(ESC.c.tenant_id, week).in_(groups))
         )

@@ -70,7 +70,6 @@ from baton.platform.services.rollups import (
     _require_system,
     _week_start,
     sync_county,
-    sync_rows,
 )
 
 ACTIVITY = "activity"  # watermark of the time-cursored sources (attempts, escalations, crises)
@@ -172,9 +171,7 @@ def reconcile_cohorts(window_start: date, window_end: date) -> Refreshed:
     first = rollups.week_of(window_start)
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(rollups.week_of(window_end) + timedelta(days=7), time(), UTC)
-    _touch_referrals(
-        select(R.c.tenant_id, R.c.id).where(R.c.sent_at >= start, R.c.sent_at < end)
-    )
+    _touch_referrals(select(R.c.tenant_id, R.c.id).where(R.c.sent_at >= start, R.c.sent_at < end))
     _touch_weeks(*_all_weeks(first, rollups.week_of(window_end)))
     return _recompute(utcnow())
 
@@ -207,9 +204,7 @@ def _scratch_tables() -> None:
 
 def _move_activity_mark(new_mark: datetime) -> tuple[datetime | None, datetime]:
     """(previous mark, new mark) of the time cursor over attempts, escalations and crises."""
-    row = db.session.execute(
-        select(WATERMARKS.c.at).where(WATERMARKS.c.name == ACTIVITY)
-    ).first()
+    row = db.session.execute(select(WATERMARKS.c.at).where(WATERMARKS.c.name == ACTIVITY)).first()
     if row is None:
         db.session.execute(
             _insert(WATERMARKS).values(name=ACTIVITY, at=new_mark, updated_at=utcnow())
@@ -231,9 +226,7 @@ def _between(column, since, through) -> ColumnElement[bool]:
 
 
 def _touch_referrals(*sources) -> None:
-    stmt = _insert(TOUCHED_REFERRALS).from_select(
-        ["tenant_id", "referral_id"], union(*sources)
-    )
+    stmt = _insert(TOUCHED_REFERRALS).from_select(["tenant_id", "referral_id"], union(*sources))
     db.session.execute(stmt.on_conflict_do_nothing())
 
 
@@ -287,7 +280,8 @@ def _recompute(now: datetime) -> Refreshed:
     facts = _refresh_facts(now)
     # Cohorts of the touched referrals (their sent week) are touched groups too.
     _touch_weeks(
-        select(R.c.tenant_id, _week_start(R.c.sent_at)).select_from(
+        select(R.c.tenant_id, _week_start(R.c.sent_at))
+        .select_from(
             R.join(
                 TOUCHED_REFERRALS,
                 and_(
@@ -295,7 +289,8 @@ def _recompute(now: datetime) -> Refreshed:
                     TOUCHED_REFERRALS.c.referral_id == R.c.id,
                 ),
             )
-        ).where(R.c.sent_at.is_not(None))
+        )
+        .where(R.c.sent_at.is_not(None))
     )
     from baton.platform.services import cohort_sums
 
@@ -356,9 +351,9 @@ def fact_rows(now: datetime):
             (func.coalesce(per.c.bounces, 0) > 0).label("bounced"),
             _earlier_referral().label("repeat"),
             case((matured, _status_at(sent_30) == "engaged"), else_=null()).label("engaged_30d"),
-            case(
-                (attended_matured, _status_at(attended_30).in_(CONTINUING)), else_=null()
-            ).label("continuing_30d"),
+            case((attended_matured, _status_at(attended_30).in_(CONTINUING)), else_=null()).label(
+                "continuing_30d"
+            ),
             case(
                 (~matured, sent_30),
                 (and_(per.c.attended_at.is_not(None), ~attended_matured), attended_30),
@@ -458,4 +453,3 @@ def hours_between(start, end):
 def bucket_of(value, edges: tuple[int, ...]) -> ColumnElement[int]:
     """The first edge ``value`` does not exceed, or -1 beyond the last."""
     return case(*((value <= edge, edge) for edge in edges), else_=-1)
-
