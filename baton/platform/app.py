@@ -174,11 +174,12 @@ def _register_blueprints(app: Flask) -> None:
         county,
         health,
         home,
+        metrics,
         provider,
         referrals,
         students,
     )
 
-    for module in (auth, health, home, students, referrals, admin, provider, county):
+    for module in (auth, health, home, students, referrals, admin, provider, county, metrics):
         app.register_blueprint(module.bp)
     init_api(app)

@@ -32,9 +32,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "navigator": frozenset(_STAFF | _LOOP | {"caseload.read", "escalation.open"}),
     "escalation_lead": frozenset(_STAFF | _LOOP | {"escalation.open", "escalation.manage"}),
     "district_admin": frozenset(
-        _STAFF | _LOOP | {"escalation.open", "admin.manage", "audit.read", "metrics.read"}
+        _STAFF
+        | _LOOP
+        | {"escalation.open", "admin.manage", "audit.read", "metrics.read", "audit.sample"}
     ),
-    "auditor": frozenset({"audit.read", "metrics.read"}),
+    "auditor": frozenset({"audit.read", "metrics.read", "audit.sample"}),
     "provider_intake": frozenset({"provider.referrals", "referral.read"}),
     "commissioner": frozenset({"county.metrics"}),
 }

@@ -140,7 +140,8 @@ def _audit_samples():
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("sample_id", sa.Uuid(), nullable=False),
-        sa.Column("referral_id", sa.Uuid(), nullable=False),
+        sa.Column("referral_id", sa.Uuid(), nullable=True),
+        sa.Column("crisis_id", sa.Uuid(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("stratum", sa.String(length=24), nullable=False),
         sa.Column("checks", sa.JSON(), nullable=False),
@@ -154,6 +155,11 @@ def _audit_samples():
             name=op.f("fk_audit_cases_tenant_id_referral_id_referrals"),
         ),
         sa.ForeignKeyConstraint(
+            ["tenant_id", "crisis_id"],
+            ["crisis_records.tenant_id", "crisis_records.id"],
+            name=op.f("fk_audit_cases_tenant_id_crisis_id_crisis_records"),
+        ),
+        sa.ForeignKeyConstraint(
             ["tenant_id", "sample_id"],
             ["audit_samples.tenant_id", "audit_samples.id"],
             name=op.f("fk_audit_cases_tenant_id_sample_id_audit_samples"),
@@ -165,16 +171,10 @@ def _audit_samples():
         sa.UniqueConstraint(
             "tenant_id",
             "sample_id",
-            "referral_id",
-            name=op.f("uq_audit_cases_tenant_id_sample_id_referral_id"),
+            "position",
+            name=op.f("uq_audit_cases_tenant_id_sample_id_position"),
         ),
     )
-    with op.batch_alter_table("audit_cases", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_audit_cases_tenant_id_sample_id_position"),
-            ["tenant_id", "sample_id", "position"],
-            unique=False,
-        )
 
 
 def _event_reason(table, leading):

@@ -34,7 +34,8 @@ class AuditSample(TenantKeyed, db.Model):
 
 
 class AuditCase(TenantKeyed, db.Model):
-    """One sampled referral: the rubric checked from the data, then the auditor's finding."""
+    """One sampled case (a referral, or for tier C a crisis record): the rubric checked from
+    the data, then the auditor's finding."""
 
     __tablename__ = "audit_cases"
     __table_args__ = (
@@ -42,13 +43,16 @@ class AuditCase(TenantKeyed, db.Model):
             ["tenant_id", "sample_id"], ["audit_samples.tenant_id", "audit_samples.id"]
         ),
         ForeignKeyConstraint(["tenant_id", "referral_id"], ["referrals.tenant_id", "referrals.id"]),
-        UniqueConstraint("tenant_id", "sample_id", "referral_id"),
-        Index(None, "tenant_id", "sample_id", "position"),
+        ForeignKeyConstraint(
+            ["tenant_id", "crisis_id"], ["crisis_records.tenant_id", "crisis_records.id"]
+        ),
+        UniqueConstraint("tenant_id", "sample_id", "position"),
     )
 
     id: Mapped[uuid_pk]
     sample_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    crisis_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     position: Mapped[int]
     stratum: Mapped[str] = mapped_column(String(24))
     checks: Mapped[list] = mapped_column(JSON)  # [{rule, result: pass|fail|n/a, detail}]

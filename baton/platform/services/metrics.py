@@ -134,22 +134,24 @@ def provider_waits() -> dict[str, int | None]:
         .where(Service.active.is_(True))
         .group_by(ProviderOrg.name)
     ).all()
-    return dict(rows)
+    return {name: wait for name, wait in rows}
 
 
 def labels(key: str, groups) -> dict:
     """Human names for the groups of a breakdown."""
     keys = list(groups)
     if key == "school":
-        names = dict(db.session.execute(scoped(School).with_only_columns(School.id, School.name)))
+        rows = db.session.execute(scoped(School).with_only_columns(School.id, School.name))
+        names = {school_id: name for school_id, name in rows}
         return {k: names.get(k, "Unknown school") for k in keys}
     if key == "provider":
         ids = [k for k in keys if k is not None]
         found = select(ProviderOrg.id, ProviderOrg.name).where(ProviderOrg.id.in_(ids))
-        names = dict(db.session.execute(found).all())
+        names = {provider_id: name for provider_id, name in db.session.execute(found)}
         return {k: names.get(k, "No provider (crisis)") for k in keys}
     if key == "district":
-        names = dict(db.session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(keys))))
+        rows = db.session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(keys)))
+        names = {tenant_id: name for tenant_id, name in rows}
         return {k: names.get(k, "Unknown district") for k in keys}
     simple = {
         "tier": lambda k: f"Tier {k}",
@@ -188,4 +190,21 @@ def _row(section, group, m, now_values, before_values) -> dict:
         "this_month": now,
         "previous_month": before,
         "change": change,
+    }
+
+
+def as_json(figures: Figures, breakdown: str) -> dict:
+    """The figures of one breakdown as plain data (the district JSON API)."""
+    part = figures.breakdowns[breakdown]
+    return {
+        "month": figures.month.label,
+        "weeks": list(figures.weeks),
+        "breakdown": breakdown,
+        "overall": figures.overall,
+        "groups": [{"group": g, "values": v} for g, v in part.groups.items()],
+        "signals": [
+            {"metric": key, **vars(s), "group": str(s.group)}
+            for key, found in part.signals.items()
+            for s in found
+        ],
     }
