@@ -18,9 +18,11 @@ class Month:
 
     @classmethod
     def parse(cls, text: str | None, today: date) -> Month:
-        """``YYYY-MM``, or the current month when empty; InvalidInput otherwise."""
+        """``YYYY-MM``, or when empty the month holding this week (the month of this week's
+        Monday, so the current week is always in it); InvalidInput otherwise."""
         if not text:
-            return cls(today.year, today.month)
+            this_week = monday(today)
+            return cls(this_week.year, this_week.month)
         match = MONTH.match(text.strip())
         if not match or not 2000 <= int(match.group(1)) <= 2100:
             raise InvalidInput(fields={"month": "a month such as 2026-09"})

@@ -9,7 +9,7 @@ import io
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from baton.platform.auth import login_required
-from baton.platform.errors import BatonError, InvalidInput
+from baton.platform.errors import BatonError, InvalidInput, NotFound
 from baton.platform.metrics.definitions import FUNNEL_COUNTS, METRICS
 from baton.platform.metrics.periods import Month
 from baton.platform.models.base import utcnow
@@ -163,10 +163,17 @@ def _seed(text: str) -> int | None:
 @bp.get("/audits/<uuid:auditsample_id>")
 @login_required("audit.sample")
 def audit_sample(auditsample_id):
-    sample, cases = audit_samples.access_sample(auditsample_id)
+    return _audit_page(*audit_samples.access_sample(auditsample_id))
+
+
+def _audit_page(sample, cases, errors=None, status=200):
     return render_template(
-        "metrics/audit.html", sample=sample, cases=cases, findings=audit_samples.FINDINGS
-    )
+        "metrics/audit.html",
+        sample=sample,
+        cases=cases,
+        findings=audit_samples.FINDINGS,
+        errors=errors or {},
+    ), status
 
 
 @bp.post("/audits/<uuid:auditsample_id>/cases/<uuid:auditcase_id>")
@@ -174,10 +181,12 @@ def audit_sample(auditsample_id):
 def record_finding(auditsample_id, auditcase_id):
     sample, cases = audit_samples.access_sample(auditsample_id)
     if auditcase_id not in {c.id for c in cases}:
-        raise audit_samples.NotFound("No such audit case")
-    audit_samples.record_finding(
-        auditcase_id, finding=request.form.get("finding", ""), notes=request.form.get("notes")
-    )
-    return redirect(
-        url_for("metrics.audit_sample", auditsample_id=sample.id) + f"#case-{auditcase_id}"
-    )
+        raise NotFound("No such audit case")
+    try:
+        audit_samples.record_finding(
+            auditcase_id, finding=request.form.get("finding", ""), notes=request.form.get("notes")
+        )
+    except InvalidInput as exc:
+        return _audit_page(sample, cases, {auditcase_id: exc.fields}, exc.status)
+    anchor = f"#case-{auditcase_id}"
+    return redirect(url_for("metrics.audit_sample", auditsample_id=sample.id) + anchor)

@@ -376,9 +376,10 @@ def test_the_crisis_counts_under_tier_c_and_the_next_month_holds_the_october_coh
 
 
 def test_bounce_review_counts_reasons_by_week(app, history):
-    with app.app_context(), travel_to(datetime(2026, 9, 30, tzinfo=UTC)):
-        with acting_as(principal_of("auditor@a.test")):
-            weeks, rows = metrics.bounce_review()
+    with app.app_context():
+        auditor = principal_of("auditor@a.test")
+    with app.app_context(), travel_to(datetime(2026, 9, 30, tzinfo=UTC)), acting_as(auditor):
+        weeks, rows = metrics.bounce_review()
     bad_contact = next(r for r in rows if r.reason == "bad-contact-info")
     assert bad_contact.per_week[weeks.index(date(2026, 9, 14))] == 1
     assert bad_contact.total == 1 and rows[0] is bad_contact
