@@ -14,6 +14,7 @@ from baton.platform.extensions import db
 from baton.platform.models import Caregiver, School, Student, Tenant
 from baton.platform.models.students import GRADES
 from baton.platform.permissions import ROLE_LABELS
+from baton.platform.seed_metrics import seed_governance
 from baton.platform.seed_referrals import seed_referrals
 from baton.platform.services import provisioning as prov
 
@@ -131,6 +132,7 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
     logins.append(("commissioner@lake-county.demo", "County commissioner, Lake County"))
     _students(rng, student_count)
     seed_referrals(rng)
+    seed_governance(rng)  # escalations, crises, then the rollups: the dashboards show figures
     return logins
 
 

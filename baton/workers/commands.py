@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -105,6 +106,8 @@ def serve(host, port):
         for func, _queue, interval in SCHEDULE:
             threading.Thread(target=_every, args=(app, func, interval), daemon=True).start()
         click.echo("No REDIS_URL: the schedule runs inside this process.")
+    # The flask CLI marks itself so that app.run() becomes a no-op; this command means it.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
