@@ -3,8 +3,11 @@ recomputed from referral facts, escalations and crisis records (see services.coh
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 from sqlalchemy import and_, case, func, literal, select, tuple_, union_all
 
+from baton.platform.extensions import db
 from baton.platform.models import CaseRollup, CohortRollup, DurationRollup
 from baton.platform.models.cohorts import COHORT_COUNTS
 from baton.platform.services.cohorts import (
@@ -30,10 +33,15 @@ def sync_groups() -> int:
     recount; only rows that differ are rewritten. Returns the rows removed and written."""
     changed = 0
     groups = select(TOUCHED_WEEKS.c.tenant_id, TOUCHED_WEEKS.c.week_start)
+    first, last = db.session.execute(
+        select(func.min(TOUCHED_WEEKS.c.week_start), func.max(TOUCHED_WEEKS.c.week_start))
+    ).one()
+    if first is None:
+        return 0
     for table, values, wanted in (
         (COHORTS, COHORT_COUNTS, _cohort_counts(groups)),
         (DURATIONS, ("referrals",), _duration_counts(groups)),
-        (CASES, ("cases",), _case_counts(groups)),
+        (CASES, ("cases",), _case_counts(groups, _span(first, last))),
     ):
         keys = tuple(c.name for c in table.primary_key.columns)
         current = select(*(table.c[k] for k in (*keys, *values))).where(
@@ -101,7 +109,15 @@ def _duration_counts(groups):
     return select(*keys, func.count()).group_by(*keys)
 
 
-def _case_counts(groups):
+def _span(first, last):
+    """The timestamps of the weeks ``first``..``last`` (lets the case counts use the
+    opened_at / closed_at indexes instead of reading every escalation each run)."""
+    start = datetime.combine(first, time(), UTC)
+    end = datetime.combine(last + timedelta(days=7), time(), UTC)
+    return lambda column: and_(column >= start, column < end)
+
+
+def _case_counts(groups, within):
     """Escalations and crisis records opened, and closed, per week of the happening."""
     esc_dims = [S.c.school_id, R.c.provider_id, R.c.tier]
     crisis_dims = [S.c.school_id, NO_PROVIDER.label("provider_id"), literal("C").label("tier")]
@@ -127,7 +143,7 @@ def _case_counts(groups):
                     R, and_(R.c.tenant_id == ESC.c.tenant_id, R.c.id == ESC.c.referral_id)
                 ).join(S, and_(S.c.tenant_id == R.c.tenant_id, S.c.id == R.c.student_id))
             )
-            .where(ESC.c[column].is_not(None), tuple_(ESC.c.tenant_id, week).in_(groups))
+            .where(within(ESC.c[column]), tuple_(ESC.c.tenant_id, week).in_(groups))
         )
     notified = case(
         (CRISIS.c.caregiver_notified_at.is_not(None), "caregiver-notified"), else_="not-notified"
@@ -152,7 +168,7 @@ def _case_counts(groups):
                     S, and_(S.c.tenant_id == CRISIS.c.tenant_id, S.c.id == CRISIS.c.student_id)
                 )
             )
-            .where(CRISIS.c[column].is_not(None), tuple_(CRISIS.c.tenant_id, week).in_(groups))
+            .where(within(CRISIS.c[column]), tuple_(CRISIS.c.tenant_id, week).in_(groups))
         )
     each = union_all(*parts).subquery("cases")
     keys = [each.c[k] for k in ("tenant_id", "week_start", *DIMS, "kind", "action", "outcome")]

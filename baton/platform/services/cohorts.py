@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import (
     Column,
     Date,
+    DateTime,
+    Integer,
     MetaData,
     Table,
     Uuid,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     tuple_,
     union,
     update,
@@ -117,6 +120,20 @@ TOUCHED_REFERRALS = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DELETE ROWS",
 )
+# What the touched referrals' events add up to, computed once (with real row counts for the
+# planner) before the facts are: see _summarise_events.
+TOUCHED_SUMMARY = Table(
+    "touched_summary",
+    _scratch,
+    Column("tenant_id", Uuid, primary_key=True),
+    Column("referral_id", Uuid, primary_key=True),
+    Column("stage", Integer),
+    Column("attended_at", DateTime(timezone=True)),
+    Column("no_show_at", DateTime(timezone=True)),
+    Column("bounces", Integer),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
+)
 TOUCHED_WEEKS = Table(
     "touched_weeks",
     _scratch,
@@ -197,7 +214,7 @@ def rebuild_county_groups() -> int:
 
 def _scratch_tables() -> None:
     conn = db.session.connection()
-    for table in (TOUCHED_REFERRALS, TOUCHED_WEEKS):
+    for table in (TOUCHED_REFERRALS, TOUCHED_SUMMARY, TOUCHED_WEEKS):
         conn.execute(CreateTable(table, if_not_exists=True))
         conn.execute(delete(table))
 
@@ -228,11 +245,19 @@ def _between(column, since, through) -> ColumnElement[bool]:
 def _touch_referrals(*sources) -> None:
     stmt = _insert(TOUCHED_REFERRALS).from_select(["tenant_id", "referral_id"], union(*sources))
     db.session.execute(stmt.on_conflict_do_nothing())
+    _analyze(TOUCHED_REFERRALS)
+
+
+def _analyze(table) -> None:
+    """Fresh statistics for a scratch table, so the planner knows how many rows it holds."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"ANALYZE {table.name}"))
 
 
 def _touch_weeks(*sources) -> None:
     stmt = _insert(TOUCHED_WEEKS).from_select(["tenant_id", "week_start"], union(*sources))
     db.session.execute(stmt.on_conflict_do_nothing())
+    _analyze(TOUCHED_WEEKS)
 
 
 def _case_weeks(since, through) -> list:
@@ -309,6 +334,7 @@ def _refresh_facts(now: datetime) -> int:
     db.session.execute(
         delete(FACTS).where(tuple_(FACTS.c.tenant_id, FACTS.c.referral_id).in_(touched))
     )
+    _summarise_events()
     facts = fact_rows(now)
     columns = [c.name for c in facts.selected_columns]
     return db.session.execute(
@@ -319,7 +345,7 @@ def _refresh_facts(now: datetime) -> int:
 
 def fact_rows(now: datetime):
     """One fact row per touched, sent referral (formulas in ReferralFact's docstring)."""
-    per = _event_summary().subquery("per_referral")
+    per = TOUCHED_SUMMARY
     sent_30 = _plus_days(R.c.sent_at, THIRTY_DAYS)
     attended_30 = _plus_days(per.c.attended_at, THIRTY_DAYS)
     matured = sent_30 <= now
@@ -375,6 +401,16 @@ def fact_rows(now: datetime):
     )
 
 
+def _summarise_events() -> None:
+    """Fill TOUCHED_SUMMARY from the events of the touched referrals. A table of its own
+    (with statistics) rather than a subquery: row-level security makes the planner guess a
+    handful of rows, and it then loops over the whole aggregate once per referral."""
+    summary = _event_summary()
+    columns = [c.name for c in summary.selected_columns]
+    db.session.execute(TOUCHED_SUMMARY.insert().from_select(columns, summary))
+    _analyze(TOUCHED_SUMMARY)
+
+
 def _event_summary():
     """Per touched referral: highest stage, first attendance, first no-show, bounces."""
     stage = case(*((E.c.to_status == s, n) for s, n in STAGE_OF.items()), else_=0)
@@ -409,7 +445,7 @@ def _status_at(moment) -> ColumnElement[str]:
         .where(E.c.tenant_id == R.c.tenant_id, E.c.referral_id == R.c.id, E.c.at <= moment)
         .order_by(E.c.at.desc(), E.c.seq.desc())
         .limit(1)
-        .correlate(R)
+        .correlate_except(E)  # the referral and its summary come from the outer query
         .scalar_subquery()
     )
 
