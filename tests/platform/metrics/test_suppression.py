@@ -145,3 +145,52 @@ def test_zeros_are_published_and_a_small_margin_hides_its_column_everywhere():
     assert table.column_totals["y"] is None
     assert table.cell("b", "y") is None
     assert table.grand == 149
+
+
+@st.composite
+def tables(draw):
+    rows = draw(st.integers(1, 7))
+    cols = draw(st.integers(1, 6))
+    cells = {(r, c): draw(SMALL) for r in range(rows) for c in range(cols)}
+    return list(range(rows)), list(range(cols)), cells
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_one_larger_table_leaves_no_hidden_count_derivable(table):
+    """Bigger single tables (up to 7 x 6 with totals): no hidden count on its own is
+    recoverable from the published ones (the bridge rule), nothing small is published, and
+    no line's remainder is small."""
+    rows, cols, cells = table
+    published = suppress_table(rows, cols, cells, THRESHOLD)
+    keys = list(cells)
+    functionals = _functionals(0, rows, cols, [(r, 0, c) for r, c in keys])
+    counts = {(r, 0, c): n for (r, c), n in cells.items()}
+    known, hidden = [], []
+    order = list(counts)
+    for pos, shown in _positions(published):
+        vector = [Fraction(int(k in functionals[pos])) for k in order]
+        if shown is None:
+            hidden.append((vector, pos))
+        else:
+            assert shown == true_value(functionals[pos], counts)
+            assert shown == 0 or shown >= THRESHOLD
+            known.append(vector)
+    _check_line_remainders(published, THRESHOLD)
+    base = _rank(known) if known else 0
+    for vector, pos in hidden:
+        assert _rank([*known, vector]) > base, ("hidden count derivable", pos)
+
+
+def test_a_bridge_between_two_cycles_is_found_and_closed():
+    """Two hidden rectangles joined by one hidden count: that count alone is derivable."""
+    from baton.platform.metrics import suppression as s
+
+    left = {("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")}
+    right = {("c", "z"), ("c", "w"), ("d", "z"), ("d", "w")}
+    hidden = left | right | {("a", "z")}
+    assert s._bridges(hidden) == [("a", "z")]
+    rows, cols = ["a", "b", "c", "d"], ["x", "y", "z", "w"]
+    grid = s._grid(rows, cols, {(r, c): 20 for r in rows for c in cols})
+    s._close_bridges(grid, rows, cols, hidden, fixed=set())
+    assert s._bridges(hidden) == []
