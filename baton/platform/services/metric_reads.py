@@ -37,6 +37,8 @@ BREAKDOWNS = {
     "district": ("tenant_id", "District"),
     "week": ("week_start", "Week"),
 }
+# Status events the metrics read from the event rollups (everything else comes from cohorts).
+EVENT_STATUSES = ("bounced",)
 DISTRICT_BREAKDOWNS = ("school", "provider", "tier", "language", "iep", "grade")
 COUNTY_BREAKDOWNS = ("district", "provider", "tier", "language", "iep", "grade")
 
@@ -65,11 +67,11 @@ def read_sums(
             return []
         return [getattr(model, BREAKDOWNS[breakdown][0])]
 
-    def rows(model, keys, values):
+    def rows(model, keys, values, *only):
         by = group_of(model)
         stmt = (
             select(*by, *keys, *(func.sum(v) for v in values))
-            .where(model.week_start.between(first, last), *_for(model, where))
+            .where(model.week_start.between(first, last), *_for(model, where), *only)
             .group_by(*by, *keys)
         )
         for row in db.session.execute(stmt):
@@ -86,8 +88,9 @@ def read_sums(
     m = family.cases
     for sums, (kind, action, outcome, n) in rows(m, [m.kind, m.action, m.outcome], [m.cases]):
         _add(sums.cases, {(kind, action, outcome): n})
-    m = family.events
-    for sums, (status, reason, n) in rows(m, [m.to_status, m.reason], [m.events]):
+    m = family.events  # the metrics use these for bounces only (EVENT_STATUSES)
+    only = m.to_status.in_(EVENT_STATUSES)
+    for sums, (status, reason, n) in rows(m, [m.to_status, m.reason], [m.events], only):
         _add(sums.events, {(status, reason): n})
     return groups
 
