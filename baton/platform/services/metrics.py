@@ -64,11 +64,13 @@ def district_figures(month: Month, breakdowns=DISTRICT_BREAKDOWNS) -> Figures:
     with the equity signals of each drop-off rate. Raises Forbidden without metrics.read."""
     require_permission("metrics.read")
     first, last = month.weeks()
-    parts = {}
+    parts, whole = {}, None
     for key in breakdowns:
         groups = read_sums(DISTRICT, first, last, key)
         parts[key] = breakdown_of(key, groups, labels(key, groups))
-    whole = total(read_sums(DISTRICT, first, last, None))
+        whole = whole or total(groups)  # every breakdown partitions the same rows
+    if whole is None:
+        whole = total(read_sums(DISTRICT, first, last, None))
     return Figures(month, (first, last), evaluate(whole), parts)
 
 
