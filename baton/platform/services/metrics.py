@@ -19,6 +19,7 @@ from baton.platform.metrics.definitions import METRICS, Sums, Value, bounce_reas
 from baton.platform.metrics.periods import Month, monday
 from baton.platform.models import ProviderOrg, School, Service, Tenant
 from baton.platform.models.base import utcnow
+from baton.platform.models.students import GRADES
 from baton.platform.services.common import require_permission
 from baton.platform.services.metric_reads import (
     BREAKDOWNS,
@@ -76,7 +77,8 @@ def district_figures(month: Month, breakdowns=DISTRICT_BREAKDOWNS) -> Figures:
 
 def breakdown_of(key: str, groups: dict[object, Sums], names: dict) -> Breakdown:
     """Values per group and the equity signals, labelled."""
-    values = {names[g]: evaluate(s) for g, s in sorted(groups.items(), key=lambda i: names[i[0]])}
+    ordered = sorted(groups.items(), key=lambda item: _order(key, item[0], names))
+    values = {names[g]: evaluate(s) for g, s in ordered}
     found = {}
     for metric_key, m in METRICS.items():
         if not m.equity:
@@ -89,6 +91,13 @@ def breakdown_of(key: str, groups: dict[object, Sums], names: dict) -> Breakdown
         if flagged:
             found[metric_key] = flagged
     return Breakdown(key, BREAKDOWNS[key][1], values, found)
+
+
+def _order(key: str, group, names) -> tuple:
+    """Grades in school order (PK, K, 1 ... 12), every other breakdown by its label."""
+    if key == "grade" and group in GRADES:
+        return (GRADES.index(group), "")
+    return (len(GRADES), str(names[group]))
 
 
 def trend(weeks: int = TREND_WEEKS) -> dict[date, dict[str, Value]]:
