@@ -86,6 +86,7 @@ def build_world() -> SimpleNamespace:
         prov.create_user("intake@pb.test", "Intake B", PASSWORD, "provider_intake", provider=w.pb)
         for key in ("a", "b"):
             _referral_world(w, key)
+            _audit_world(w, key)
         prov.create_user(
             "provider_admin@pa.test", "Provider admin A", PASSWORD, "provider_admin", provider=w.pa
         )
@@ -162,6 +163,18 @@ def _referral_world(w, key: str) -> None:
         setattr(w, f"consent_{key}", snapshot(record, "id"))
         setattr(w, f"caregiver_{key}", caregiver_id)
         setattr(w, f"crisis_concern_{key}", crisis_concern.id)
+
+
+def _audit_world(w, key: str) -> None:
+    """An audit sample of the current quarter (its referral and its crisis record)."""
+    from baton.platform.models.base import utcnow
+    from baton.platform.services import audit_samples
+    from baton.tenants.context import acting_as
+
+    with acting_as(principal_of(f"auditor@{key}.test")):
+        quarter = audit_samples.current_quarter(utcnow().date())
+        sample = audit_samples.draw_sample(quarter, size=10, seed=7)
+        setattr(w, f"audit_sample_{key}", snapshot(sample, "id"))
 
 
 def make_concern(student_id, *, high_need: bool = False, **yes):

@@ -191,6 +191,7 @@ def _register_blueprints(app: Flask) -> None:
         developers,
         health,
         home,
+        metrics,
         oauth_clients,
         provider,
         referrals,
@@ -200,7 +201,7 @@ def _register_blueprints(app: Flask) -> None:
         wizard,
     )
 
-    for module in (auth, health, home, students, referrals, admin, provider, county):
+    for module in (auth, health, home, students, referrals, admin, provider, county, metrics):
         app.register_blueprint(module.bp)
     for module in (ui, wizard, crisis, caseload, status_link):
         app.register_blueprint(module.bp)

@@ -38,8 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         _STAFF
         | _LOOP
         | {"escalation.open", "admin.manage", "audit.read", "metrics.read", "apps.manage"}
+        | {"audit.sample"}
     ),
-    "auditor": frozenset({"audit.read", "metrics.read"}),
+    "auditor": frozenset({"audit.read", "metrics.read", "audit.sample"}),
     "provider_intake": frozenset({"provider.referrals", "referral.read", "directory.read"}),
     # Manages the provider's partner apps (OAuth clients), and works intake like its staff.
     "provider_admin": frozenset(

@@ -15,6 +15,7 @@ from baton.platform.models import Caregiver, School, Student, Tenant
 from baton.platform.models.students import GRADES
 from baton.platform.permissions import ROLE_LABELS
 from baton.platform.seed_followups import run_clock_once, seed_crises
+from baton.platform.seed_metrics import seed_governance
 from baton.platform.seed_referrals import seed_referrals
 from baton.platform.services import provisioning as prov
 
@@ -132,8 +133,9 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
     logins.append(("commissioner@lake-county.demo", "County commissioner, Lake County"))
     _students(rng, student_count)
     seed_referrals(rng)
+    seed_governance(rng)  # escalations, crises, then the rollups: the dashboards show figures
     seed_crises()
-    run_clock_once()  # escalations and bounce decisions, as the cron sweep would make them
+    run_clock_once()  # automatic escalations and bounce decisions, as the cron sweep makes them
     return logins
 
 

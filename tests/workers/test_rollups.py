@@ -21,9 +21,15 @@ from baton.platform.app import create_app
 from baton.platform.errors import Forbidden
 from baton.platform.extensions import db
 from baton.platform.models import (
+    CaseRollup,
+    CohortRollup,
     County,
+    CountyCaseRollup,
+    CountyCohortRollup,
+    CountyDurationRollup,
     CountyRollup,
     DistrictRollup,
+    DurationRollup,
     ProviderOrg,
     Referral,
     ReferralEvent,
@@ -33,7 +39,8 @@ from baton.platform.models import (
     Tenant,
 )
 from baton.platform.models.base import travel_to
-from baton.platform.services import rollups
+from baton.platform.models.cohorts import COHORT_COUNTS
+from baton.platform.services import cohorts, rollups
 from baton.tenants.context import Principal, acting_as, system_scope
 from baton.tenants.scoping import scoped
 from baton.workers.jobs.rollups import reconcile_rollups, roll_up_new_events
@@ -44,10 +51,37 @@ LAG = rollups.SAFETY_LAG
 MINUTE = 60
 LANGUAGES = ("en", "es", "vi")
 GRADES = ("K", "3", "8", "11")
-STATUSES = ("sent", "received", "accepted", "scheduled", "closed-completed")
+STATUSES = (
+    "sent",
+    "received",
+    "accepted",
+    "scheduled",
+    "no-show",
+    "first-appointment-attended",
+    "engaged",
+    "bounced",
+    "closed-completed",
+)
 # Districts 0 and 1 share county 0; district 2 is alone in county 1.
 COUNTY_OF_DISTRICT = (0, 0, 1)
-PER_EVENT_TABLES = ("district_rollups", "county_rollups", "rollup_watermarks")
+PER_EVENT_TABLES = (
+    "district_rollups",
+    "county_rollups",
+    "rollup_watermarks",
+    "referral_facts",
+    "cohort_rollups",
+    "county_cohort_rollups",
+    "duration_rollups",
+    "county_duration_rollups",
+    "case_rollups",
+    "county_case_rollups",
+)
+TWINS = (
+    (DistrictRollup, CountyRollup),
+    (CohortRollup, CountyCohortRollup),
+    (DurationRollup, CountyDurationRollup),
+    (CaseRollup, CountyCaseRollup),
+)
 
 
 # ---------------------------------------------------------------- test data, as the owner
@@ -105,6 +139,7 @@ class Ev:
     seq: int
     at: datetime
     to_status: str
+    reason: str | None = None
 
 
 class Stream:
@@ -140,8 +175,13 @@ class Stream:
 
     def add_referrals(self, conn, student_ids, specs) -> list[uuid.UUID]:
         rows = []
-        for student, provider, tier in specs:
+        for student, provider, tier, *sent in specs:
             student_id = student_ids[student]
+            sent_minutes, contact_hours = sent or [None, None]
+            sent_at = None if sent_minutes is None else T0 + timedelta(minutes=sent_minutes)
+            contact = None
+            if sent_at is not None and contact_hours is not None:
+                contact = sent_at + timedelta(hours=contact_hours)
             row = {
                 "tenant_id": self.students[student_id]["tenant_id"],
                 "id": uuid.uuid4(),
@@ -149,6 +189,9 @@ class Stream:
                 "provider_id": self.sk.providers[provider],
                 "tier": tier,
                 "intake_route": "portal",
+                "status": "sent",
+                "sent_at": sent_at,
+                "contact_confirmed_at": contact,
             }
             rows.append(row)
             self.referrals[row["id"]] = row
@@ -168,6 +211,10 @@ class Stream:
                     seq=self.seq[referral_id],
                     at=at,
                     to_status=to_status,
+                    # bounce reasons: one from the taxonomy, one that is not (never kept)
+                    reason=(("bad-contact-info", "free text")[bits % 2])
+                    if to_status == "bounced"
+                    else None,
                 )
             )
         conn.execute(
@@ -203,15 +250,139 @@ class Stream:
                     student["disability_or_iep"],
                     student["grade"],
                     e.to_status,
+                    "bad-contact-info" if e.reason == "bad-contact-info" else "",
                 )
             ] += 1
         return dict(counts)
+
+    def facts(self, now: datetime) -> dict[uuid.UUID, dict]:
+        """What became of each sent referral, worked out from the events in plain Python."""
+        out = {}
+        for rid, r in self.referrals.items():
+            if r["sent_at"] is None:
+                continue
+            evs = sorted(
+                (e for e in self.events if e.referral_id == rid), key=lambda e: (e.at, e.seq)
+            )
+
+            def first(status, evs=evs):
+                return min((e.at for e in evs if e.to_status == status), default=None)
+
+            def status_at(moment, evs=evs):
+                before = [e for e in evs if e.at <= moment]
+                return before[-1].to_status if before else None
+
+            sent, attended, no_show = (
+                r["sent_at"],
+                first("first-appointment-attended"),
+                first("no-show"),
+            )
+            month = timedelta(days=30)
+            outcome = None
+            if attended or no_show:
+                outcome = (
+                    "no-show"
+                    if attended is None or (no_show and no_show < attended)
+                    else "attended"
+                )
+            earlier = [
+                o
+                for o in self.referrals.values()
+                if o["student_id"] == r["student_id"]
+                and o["sent_at"] is not None
+                and (o["sent_at"], o["id"]) < (sent, rid)
+            ]
+            out[rid] = {
+                "stage": max((cohorts.STAGE_OF.get(e.to_status, 0) for e in evs), default=0),
+                "contact": r["contact_confirmed_at"],
+                "attended": attended,
+                "outcome": outcome,
+                "bounced": any(e.to_status == "bounced" for e in evs),
+                "repeat": bool(earlier),
+                "engaged": status_at(sent + month) == "engaged" if sent + month <= now else None,
+                "continuing": status_at(attended + month) in cohorts.CONTINUING
+                if attended and attended + month <= now
+                else None,
+            }
+        return out
+
+    def dims(self, rid) -> tuple:
+        r = self.referrals[rid]
+        s = self.students[r["student_id"]]
+        return (
+            r["tenant_id"],
+            week(r["sent_at"]),
+            s["school_id"],
+            r["provider_id"],
+            r["tier"],
+            s["preferred_language"],
+            s["disability_or_iep"],
+            s["grade"],
+        )
+
+    def cohort_recount(self, now: datetime) -> dict[tuple, tuple]:
+        counts: dict[tuple, Counter] = {}
+        for rid, f in self.facts(now).items():
+            c = counts.setdefault(self.dims(rid), Counter())
+            c["sent"] += 1
+            for n, name in enumerate(("received", "accepted", "scheduled", "attended"), start=1):
+                c[name] += f["stage"] >= n
+            c["contacted"] += f["contact"] is not None
+            c["appointment_outcomes"] += f["outcome"] is not None
+            c["no_shows"] += f["outcome"] == "no-show"
+            c["bounced"] += f["bounced"]
+            c["repeats"] += f["repeat"]
+            c["matured_30d"] += f["engaged"] is not None
+            c["engaged_30d"] += bool(f["engaged"])
+            c["attended_matured_30d"] += f["continuing"] is not None
+            c["continuing_30d"] += bool(f["continuing"])
+        return {k: tuple(c[v] for v in COHORT_COUNTS) for k, c in counts.items()}
+
+    def duration_recount(self, now: datetime) -> dict[tuple, tuple]:
+        counts: Counter = Counter()
+        for rid, f in self.facts(now).items():
+            sent = self.referrals[rid]["sent_at"]
+            for measure, stop, unit in (
+                ("first-contact-hours", f["contact"], 3600),
+                ("first-appointment-days", f["attended"], 86400),
+            ):
+                if stop is not None:
+                    value = (stop - sent).total_seconds() / unit
+                    edges = cohorts.BUCKETS[measure]
+                    bucket = next((e for e in edges if value <= e), -1)
+                    counts[(*self.dims(rid), measure, bucket)] += 1
+        return {k: (n,) for k, n in counts.items()}
+
+    def county_twin(self, district: dict[tuple, tuple]) -> dict[tuple, tuple]:
+        """District rows summed per county: (tenant, week, school, *rest) -> (county, week,
+        tenant, *rest), values added column by column."""
+        sums: dict[tuple, list] = {}
+        for (tenant, wk, _school, *rest), values in district.items():
+            key = (self.sk.county_of[tenant], wk, tenant, *rest)
+            sums[key] = [
+                a + b for a, b in zip(sums.get(key, [0] * len(values)), values, strict=True)
+            ]
+        return {k: tuple(v) for k, v in sums.items()}
 
     def county_sums(self, district: dict[tuple, int]) -> dict[tuple, int]:
         sums: Counter = Counter()
         for (tenant, week, _school, *rest), n in district.items():
             sums[(self.sk.county_of[tenant], week, tenant, *rest)] += n
         return dict(sums)
+
+
+def read_values(conn, model) -> dict[tuple, tuple]:
+    """Rows of a rollup table: key columns -> value columns (every non-key column)."""
+    table = model.__table__
+    keys = list(table.primary_key.columns)
+    values = [c for c in table.columns if not c.primary_key]
+    rows = conn.execute(select(*keys, *values))
+    return {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in rows}
+
+
+def assert_county_twins_are_sums(conn, stream) -> None:
+    for district, county in TWINS:
+        assert read_values(conn, county) == stream.county_twin(read_values(conn, district))
 
 
 def read_rollups(conn, model) -> dict[tuple, int]:
@@ -231,7 +402,11 @@ def week(moment: datetime) -> date:
 
 
 def read_watermark(conn):
-    return conn.execute(select(RollupWatermark.at, RollupWatermark.event_id)).first()
+    return conn.execute(
+        select(RollupWatermark.at, RollupWatermark.event_id).where(
+            RollupWatermark.name == rollups.WATERMARK
+        )
+    ).first()
 
 
 def truncate_stream(conn) -> None:
@@ -268,7 +443,13 @@ def scenarios(draw):
     students = draw(_students())
     referrals = draw(
         st.lists(
-            st.tuples(st.integers(0, len(students) - 1), st.integers(0, 1), st.sampled_from("AB")),
+            st.tuples(
+                st.integers(0, len(students) - 1),
+                st.integers(0, 1),
+                st.sampled_from("AB"),
+                st.one_of(st.none(), st.integers(-24 * 60, 3 * 24 * 60)),  # sent, minutes
+                st.one_of(st.none(), st.integers(0, 800)),  # contact confirmed, hours
+            ),
             min_size=1,
             max_size=8,
         )
@@ -295,7 +476,7 @@ def scenarios(draw):
 
 
 # Interleavings worth checking on every run, besides the random ones.
-ONE_STUDENT, ONE_REFERRAL = [(0, 0, "en", False, "K")], [(0, 0, "A")]
+ONE_STUDENT, ONE_REFERRAL = [(0, 0, "en", False, "K")], [(0, 0, "A", 0, 2)]
 NOW, TEN_MINUTES, WEEK = timedelta(0), timedelta(minutes=10), timedelta(days=7)
 EXAMPLES = {
     "a commit inside the lag, just behind a run": [
@@ -381,6 +562,7 @@ def test_rollups_equal_a_recount_of_the_same_events(app, owner_engine, skeleton,
     with owner_engine.connect() as conn:
         district = read_rollups(conn, DistrictRollup)
         county = read_rollups(conn, CountyRollup)
+        assert_county_twins_are_sums(conn, stream)  # only touched groups were rebuilt
     assert district == stream.recount(skip=skipped)
     assert county == stream.county_sums(district)
 
@@ -389,6 +571,9 @@ def test_rollups_equal_a_recount_of_the_same_events(app, owner_engine, skeleton,
     with owner_engine.connect() as conn:
         district = read_rollups(conn, DistrictRollup)
         county = read_rollups(conn, CountyRollup)
+        assert read_values(conn, CohortRollup) == stream.cohort_recount(drained)
+        assert read_values(conn, DurationRollup) == stream.duration_recount(drained)
+        assert_county_twins_are_sums(conn, stream)
     assert district == stream.recount()
     assert county == stream.county_sums(stream.recount())
 
@@ -406,7 +591,12 @@ def _small_stream(owner_engine, skeleton) -> Stream:
             + [(d, 1, "en", False, "K") for d in range(3)],
         )
         referrals = stream.add_referrals(
-            conn, students, [(n, n % 2, "AB"[n % 2]) for n in range(len(students))]
+            conn,
+            students,
+            [
+                (n, n % 2, "AB"[n % 2], n * 60, 5 * n if n % 2 else None)
+                for n in range(len(students))
+            ],
         )
         stream.add_events(
             conn,
@@ -445,7 +635,8 @@ def test_reconcile_corrects_injected_drift(app, owner_engine, skeleton):
     with owner_engine.connect() as conn:
         assert read_rollups(conn, DistrictRollup) == expected
         assert read_rollups(conn, CountyRollup) == stream.county_sums(expected)
-    assert run_job(app, later, reconcile_rollups, 35) == dict.fromkeys(changed, 0)
+    again = run_job(app, later, reconcile_rollups, 35)
+    assert again == {**dict.fromkeys(changed, 0), "facts_recomputed": changed["facts_recomputed"]}
 
 
 def test_county_rollups_are_the_sums_of_their_districts(app, owner_engine, skeleton):
@@ -566,6 +757,10 @@ def test_rollups_on_sqlite(tmp_path):
         with engine.connect() as conn:
             assert read_rollups(conn, DistrictRollup) == stream.recount()
             assert read_rollups(conn, CountyRollup) == stream.county_sums(stream.recount())
+            # The cohort rollups' date arithmetic in SQLite's dialect.
+            assert read_values(conn, CohortRollup) == stream.cohort_recount(later)
+            assert read_values(conn, DurationRollup) == stream.duration_recount(later)
+            assert_county_twins_are_sums(conn, stream)
     finally:
         engine.dispose()
         with sqlite_app.app_context():

@@ -43,6 +43,7 @@ def init_api(app: Flask) -> None:
         directory,
         docs,
         escalations,
+        metrics,
         notifications,
         referrals,
         settings,
@@ -85,4 +86,7 @@ def init_api(app: Flask) -> None:
     ):
         csrf.exempt(module.blp)  # cookie callers are checked in api.auth; bearer needs none
         api.register_blueprint(module.blp)
+    for blp in (metrics.blp, metrics.county_blp):
+        csrf.exempt(blp)
+        api.register_blueprint(blp)
     app.register_blueprint(docs.bp)

@@ -2,6 +2,7 @@
 
 from baton.platform.models.api import IdempotencyRecord
 from baton.platform.models.audit import AuditLog
+from baton.platform.models.audit_samples import AuditCase, AuditSample
 from baton.platform.models.care import (
     Barrier,
     Bounce,
@@ -12,6 +13,15 @@ from baton.platform.models.care import (
     Escalation,
     ServiceLog,
     TriageChecklist,
+)
+from baton.platform.models.cohorts import (
+    CaseRollup,
+    CohortRollup,
+    CountyCaseRollup,
+    CountyCohortRollup,
+    CountyDurationRollup,
+    DurationRollup,
+    ReferralFact,
 )
 from baton.platform.models.fhir import (
     FhirEndpoint,
@@ -36,6 +46,15 @@ from baton.platform.oauth.models import (
 )
 
 __all__ = [
+    "AuditCase",
+    "AuditSample",
+    "CaseRollup",
+    "CohortRollup",
+    "CountyCaseRollup",
+    "CountyCohortRollup",
+    "CountyDurationRollup",
+    "DurationRollup",
+    "ReferralFact",
     "AuditLog",
     "Barrier",
     "Bounce",

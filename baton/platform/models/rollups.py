@@ -35,7 +35,12 @@ become visible in ``at`` order. The cursor in ``rollup_watermarks`` is the pair
 
 Dimensions are read from the referral (provider, tier: fixed at creation) and the student
 (school, language, IEP flag, grade: these can change) when an event is rolled up; a
-reconcile re-attributes its window to the student's values at that time.
+reconcile re-attributes its window to the student's values at that time. ``reason`` keeps the
+reason of bounce and decline events (closed taxonomies), so the bounce review needs no log.
+
+The other rollups (referral facts, cohorts, durations, escalation and crisis cases) and how
+the same runs keep them are in ``baton.platform.models.cohorts`` and
+``baton.platform.services.cohorts``.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ class DistrictRollup(TenantKeyed, db.Model):
     disability_or_iep: Mapped[bool] = mapped_column(primary_key=True)
     grade: Mapped[str] = mapped_column(String(4), primary_key=True)
     to_status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The event's reason where its taxonomy is closed (bounce and decline reasons), else "".
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
     events: Mapped[int] = mapped_column(default=0)
 
 
@@ -91,6 +98,8 @@ class CountyRollup(db.Model):
     disability_or_iep: Mapped[bool] = mapped_column(primary_key=True)
     grade: Mapped[str] = mapped_column(String(4), primary_key=True)
     to_status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The event's reason where its taxonomy is closed (bounce and decline reasons), else "".
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
     events: Mapped[int] = mapped_column(default=0)
 
 

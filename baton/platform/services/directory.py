@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from baton.platform.extensions import db
 from baton.platform.models import (
@@ -10,12 +10,11 @@ from baton.platform.models import (
     Membership,
     Partnership,
     ProviderOrg,
-    Student,
     Tenant,
     User,
 )
 from baton.platform.services.common import require_permission
-from baton.tenants.context import require_principal, system_scope
+from baton.tenants.context import require_principal
 from baton.tenants.scoping import scoped
 
 
@@ -53,34 +52,3 @@ def provider_partner_districts() -> list[tuple[Tenant, Partnership]]:
     require_permission("provider.referrals")
     stmt = scoped(Partnership).add_columns(Tenant).join(Tenant, Tenant.id == Partnership.tenant_id)
     return [(t, p) for p, t in db.session.execute(stmt.order_by(Tenant.name)).all()]
-
-
-def county_overview() -> list[dict]:
-    """Per-district student counts for a commissioner; cells under the threshold suppressed.
-
-    Aggregates only: computed in a named system scope and returned as numbers, never rows.
-    """
-    require_permission("county.metrics")
-    from baton.platform.models import County
-
-    principal = require_principal()
-    county = db.session.get(County, principal.county_id)
-    tenants = db.session.scalars(
-        select(Tenant).where(Tenant.county_id == county.id).order_by(Tenant.name)
-    ).all()
-    with system_scope("county aggregate: students per district", surface=principal.surface):
-        counts = dict(
-            db.session.execute(
-                select(Student.tenant_id, func.count())
-                .where(Student.tenant_id.in_([t.id for t in tenants]))
-                .group_by(Student.tenant_id)
-            ).all()
-        )
-    threshold = county.suppression_threshold
-    return [
-        {"district": t.name, "students": _suppress(counts.get(t.id, 0), threshold)} for t in tenants
-    ]
-
-
-def _suppress(value: int, threshold: int) -> int | None:
-    return None if 0 < value < threshold else value

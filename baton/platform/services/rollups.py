@@ -16,11 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import (
     Date,
     and_,
+    case,
     cast,
     delete,
     except_,
     false,
     func,
+    literal,
     literal_column,
     select,
     true,
@@ -30,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Select
 
+from baton.platform import lifecycle
 from baton.platform.errors import Forbidden
 from baton.platform.extensions import db
 from baton.platform.models import (
@@ -58,17 +61,30 @@ WATERMARKS = RollupWatermark.__table__
 TENANTS = Tenant.__table__
 
 SHARED_KEYS = ("provider_id", "tier", "preferred_language", "disability_or_iep", "grade")
-DISTRICT_KEYS = ("tenant_id", "week_start", "school_id", *SHARED_KEYS, "to_status")
-COUNTY_KEYS = ("county_id", "week_start", "tenant_id", *SHARED_KEYS, "to_status")
+DISTRICT_KEYS = ("tenant_id", "week_start", "school_id", *SHARED_KEYS, "to_status", "reason")
+COUNTY_KEYS = ("county_id", "week_start", "tenant_id", *SHARED_KEYS, "to_status", "reason")
+# Reasons kept in the rollups: closed taxonomies only (free text never leaves the event log).
+KEPT_REASONS = {"bounced": tuple(lifecycle.BOUNCE_REASONS), "declined": lifecycle.DECLINE_REASONS}
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What one incremental run counted: how many events, and the weeks they fell in."""
+    """What one incremental run counted: how many events, the weeks they fell in, and the
+    ``(at, id)`` range ``(since, through]`` they were taken from (``since`` None: the start)."""
 
     events: int
     first_week: date | None = None
     last_week: date | None = None
+    since: tuple | None = None
+    through: tuple | None = None
+
+    def taken(self) -> ColumnElement[bool]:
+        """The events this run counted, as a condition on the event log."""
+        if not self.events:
+            return false()
+        at_id = tuple_(EVENTS.c.at, EVENTS.c.id)
+        after = true() if self.since is None else at_id > self.since
+        return and_(after, at_id <= self.through)
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,8 @@ def apply_new_events(limit: int = 100_000, *, lag: timedelta = SAFETY_LAG) -> Ap
         .where(WATERMARKS.c.name == WATERMARK)
         .values(at=last_at, event_id=last_id, updated_at=utcnow())
     )
-    return Applied(count, week_of(first_at), week_of(last_at))
+    since = None if mark.at is None else (mark.at, mark.event_id)
+    return Applied(count, week_of(first_at), week_of(last_at), since, (last_at, last_id))
 
 
 def reconcile(window_start: date, window_end: date) -> Synced:
@@ -151,34 +168,48 @@ def reconcile(window_start: date, window_end: date) -> Synced:
     current = select(*(DISTRICT.c[k] for k in DISTRICT_KEYS), DISTRICT.c.events).where(
         DISTRICT.c.week_start.between(first, last)
     )
-    removed, written = _sync(DISTRICT, DISTRICT_KEYS, current, _district_counts(in_window))
+    counts = _district_counts(in_window)
+    removed, written = sync_rows(DISTRICT, DISTRICT_KEYS, ("events",), current, counts)
     return Synced(first, last, removed, written)
 
 
-def rebuild_county_rollups(first_week: date, last_week: date) -> Synced:
-    """Make the county rollups of the weeks from ``first_week``'s to ``last_week``'s the sums
-    of their districts' rollups (a district counts in the county it belongs to now).
+def rebuild_county_rollups(
+    first_week: date, last_week: date, tenant_ids: list | None = None
+) -> Synced:
+    """Make the county event rollups of the weeks from ``first_week``'s to ``last_week``'s
+    (of the districts ``tenant_ids``, default all) the sums of their districts' rollups; a
+    district counts in the county it belongs to now.
 
     Only rows that differ are rewritten. Raises Forbidden outside an unbound system scope.
     """
     _require_system()
     first, last = week_of(first_week), week_of(last_week)
     _lock_watermark()
-    sources = {
-        "county_id": TENANTS.c.county_id,
-        **{k: DISTRICT.c[k] for k in COUNTY_KEYS if k != "county_id"},
-    }
+    weeks = DISTRICT.c.week_start.between(first, last)
+    county_weeks = COUNTY.c.week_start.between(first, last)
+    if tenant_ids is not None:
+        weeks = and_(weeks, DISTRICT.c.tenant_id.in_(tenant_ids))
+        county_weeks = and_(county_weeks, COUNTY.c.tenant_id.in_(tenant_ids))
+    removed, written = sync_county(DISTRICT, COUNTY, ("events",), weeks, county_weeks)
+    return Synced(first, last, removed, written)
+
+
+def sync_county(district, county, values, district_where, county_where) -> tuple[int, int]:
+    """Make the ``county`` rows selected by ``county_where`` the sums of the ``district`` rows
+    selected by ``district_where`` (school summed away, county from the district's tenant).
+    The county table's key is its columns minus ``values``; returns (removed, written)."""
+    keys = tuple(c.name for c in county.primary_key.columns)
+    sources = {"county_id": TENANTS.c.county_id, **{k: district.c[k] for k in keys[1:]}}
     wanted = (
-        select(*sources.values(), func.sum(DISTRICT.c.events))
-        .select_from(DISTRICT.join(TENANTS, TENANTS.c.id == DISTRICT.c.tenant_id))
-        .where(DISTRICT.c.week_start.between(first, last))
+        select(*sources.values(), *(func.sum(district.c[v]) for v in values))
+        .select_from(district.join(TENANTS, TENANTS.c.id == district.c.tenant_id))
+        .where(district_where)
         .group_by(*sources.values())
     )
-    current = select(*(COUNTY.c[k] for k in COUNTY_KEYS), COUNTY.c.events).where(
-        COUNTY.c.week_start.between(first, last)
+    current = select(*(county.c[k] for k in keys), *(county.c[v] for v in values)).where(
+        county_where
     )
-    removed, written = _sync(COUNTY, COUNTY_KEYS, current, wanted)
-    return Synced(first, last, removed, written)
+    return sync_rows(county, keys, values, current, wanted)
 
 
 # ---------------------------------------------------------------- helpers
@@ -240,7 +271,13 @@ def _district_counts(where: ColumnElement[bool]) -> Select:
     # joins are driven from them: row-level security's filters make the planner underestimate
     # every table, and left to itself it scans all referrals and probes each one's events.
     events = (
-        select(EVENTS.c.tenant_id, EVENTS.c.referral_id, EVENTS.c.at, EVENTS.c.to_status)
+        select(
+            EVENTS.c.tenant_id,
+            EVENTS.c.referral_id,
+            EVENTS.c.at,
+            EVENTS.c.to_status,
+            EVENTS.c.reason,
+        )
         .where(where)
         .cte("counted_events")
         .prefix_with("MATERIALIZED")
@@ -256,6 +293,7 @@ def _district_counts(where: ColumnElement[bool]) -> Select:
             STUDENTS.c.disability_or_iep,
             STUDENTS.c.grade,
             events.c.to_status,
+            _kept_reason(events.c.to_status, events.c.reason).label("reason"),
         )
         .select_from(
             events.join(
@@ -278,9 +316,10 @@ def _district_counts(where: ColumnElement[bool]) -> Select:
     return select(*keys, func.count().label("events")).group_by(*keys)
 
 
-def _sync(table, keys: tuple[str, ...], current: Select, wanted: Select) -> tuple[int, int]:
-    """Make the rows ``current`` selects equal those ``wanted`` computes: delete rows that are
-    wrong or extra, then insert what is missing. Returns (removed, written)."""
+def sync_rows(table, keys, values, current: Select, wanted: Select) -> tuple[int, int]:
+    """Make the rows ``current`` selects equal those ``wanted`` computes (both: ``keys`` then
+    ``values`` columns): delete rows that are wrong or extra, then insert what is missing.
+    Returns (removed, written)."""
     wrong = except_(current, wanted).subquery("wrong")
     removed = db.session.execute(
         delete(table).where(
@@ -289,7 +328,18 @@ def _sync(table, keys: tuple[str, ...], current: Select, wanted: Select) -> tupl
     ).rowcount
     missing = except_(wanted, current)
     written = db.session.execute(
-        table.insert().from_select([*keys, "events"], missing),
+        table.insert().from_select([*keys, *values], missing),
         execution_options={"preserve_rowcount": True},  # INSERT rowcount is dropped otherwise
     ).rowcount
     return removed, written
+
+
+def _kept_reason(to_status, reason) -> ColumnElement[str]:
+    """The event's reason when it is from a closed taxonomy (KEPT_REASONS), else ""."""
+    return case(
+        *(
+            (and_(to_status == status, reason.in_(reasons)), reason)
+            for status, reasons in KEPT_REASONS.items()
+        ),
+        else_=literal(""),
+    )

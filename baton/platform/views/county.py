@@ -1,9 +1,12 @@
-"""The county commissioners' view: aggregates only, small cells suppressed."""
+"""The county commissioners' view: cross-district aggregates only, small cells suppressed."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from baton.platform.auth import login_required
-from baton.platform.services import directory
+from baton.platform.metrics.periods import Month
+from baton.platform.models.base import utcnow
+from baton.platform.services import county_metrics
+from baton.platform.services.metric_reads import BREAKDOWNS, COUNTY_BREAKDOWNS
 
 bp = Blueprint("county", __name__, url_prefix="/county")
 
@@ -11,4 +14,10 @@ bp = Blueprint("county", __name__, url_prefix="/county")
 @bp.get("")
 @login_required("county.metrics")
 def index():
-    return render_template("county/index.html", rows=directory.county_overview())
+    month = Month.parse(request.args.get("month"), utcnow().date())
+    figures = county_metrics.county_figures(month, request.args.get("breakdown"))
+    return render_template(
+        "county/index.html",
+        figures=figures,
+        breakdowns=[(k, BREAKDOWNS[k][1]) for k in COUNTY_BREAKDOWNS],
+    )
