@@ -9,6 +9,7 @@ from __future__ import annotations
 from baton.fhir_gateway import codes
 from baton.fhir_gateway.http import fhir_base
 from baton.platform.oauth.assertion import token_url
+from baton.platform.oauth.catalogue import SMART_EHR_SCOPES
 from baton.platform.oauth.clients import SIGNING_ALGS
 from baton.platform.oauth.server import grant_types_supported
 
@@ -21,10 +22,7 @@ TOPIC_EXTENSION = (
     "capabilitystatement-subscriptiontopic-canonical"
 )
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
-EHR_SCOPES = (
-    "system/Task.rus", "system/ServiceRequest.rs", "system/Patient.rs", "system/Consent.rs",
-    "system/Organization.rs", "system/Communication.crs", "system/Subscription.cruds",
-)  # fmt: skip
+EHR_SCOPES = SMART_EHR_SCOPES
 BACKPORT_SERVER = (
     "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/"
     "backport-subscription-server-r4"

@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
+from baton.platform.oauth.catalogue import SMART_EHR_SCOPES
 from baton.platform.permissions import ROLES
 from baton.platform.services import provisioning as prov
 from baton.tenants.context import system_scope
@@ -129,10 +130,7 @@ def create_user(email, name, role, tenant_slug, provider_slug, county_slug, pass
     _report("user", f"{user.email} ({role})", created)
 
 
-EHR_SCOPES = (
-    "system/Task.rus system/ServiceRequest.rs system/Patient.rs system/Consent.rs "
-    "system/Organization.rs system/Communication.crs system/Subscription.cruds"
-)
+EHR_SCOPES = " ".join(SMART_EHR_SCOPES)
 
 
 @click.command("create-client")

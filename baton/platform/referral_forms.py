@@ -9,7 +9,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from baton.platform import lifecycle
 from baton.platform.forms import choices
@@ -79,6 +79,20 @@ class ScheduleForm(ActionForm):
 
 class ConfirmForm(ActionForm):
     """Actions with nothing to fill in (resume, revoke links)."""
+
+
+class RetryForm(ActionForm):
+    """Send one of the referral's failed FHIR deliveries again (district admins). The
+    choices are its failed deliveries: any other id (one retried meanwhile) is refused."""
+
+    message_id = SelectField("Failed delivery", validate_choice=False)
+
+    def validate_message_id(self, field) -> None:
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError(
+                "This delivery is not failed any more (already retried or delivered). "
+                "Reload the page to see where it is."
+            )
 
 
 class RevokeConsentForm(ActionForm):

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import axe_violations, sign_in
 from tests.browser.world import add_services, concern_for, crisis_record_of
 from tests.conftest import csrf_token
+from tests.delivery_support import fail, fhir_route_referral, quarantine
 
 
 def _service_id(app):
@@ -38,12 +39,22 @@ def _status_link(app, world) -> str:
     return f"/status-update?token={token}"
 
 
+def _failed_push(app, world):
+    """A referral pushed to provider pa's EHR whose push failed, and a change the EHR made
+    that Baton refused: the FHIR delivery state at its fullest."""
+    referral_id = fhir_route_referral(app, world)
+    fail(app, world, referral_id)
+    quarantine(app, world, referral_id)
+    return referral_id
+
+
 def test_main_pages_have_no_serious_or_critical_violations(app, world, new_page):
     add_services(app)
     student = world.students_a[1]
     concern = concern_for(app, world, student)
     service = _service_id(app)
     referral = world.referral_a.id
+    pushed = _failed_push(app, world)
     pages = {
         "navigator@a.test": [
             "/tracker",
@@ -63,7 +74,14 @@ def test_main_pages_have_no_serious_or_critical_violations(app, world, new_page)
         ],
         "escalation_lead@a.test": ["/escalations"],
         "intake@pa.test": ["/provider", f"/provider/referrals/{referral}"],
-        "district_admin@a.test": ["/admin", "/admin/checklist", "/admin/deliveries"],
+        "district_admin@a.test": [
+            "/admin",
+            "/admin/checklist",
+            "/admin/deliveries",
+            f"/referrals/{pushed}",
+            "/admin/apps",
+            "/admin/apps/new",
+        ],
     }
     found = {}
     for email, urls in pages.items():
@@ -136,6 +154,26 @@ def test_every_form_control_is_reachable_by_tab_with_visible_focus(app, world, n
         reached, unseen = _tab_through(page, 3 * count + links + 5)  # date inputs: 3 stops
         assert len(reached) == count, (url, count, len(reached))
         assert unseen == [], url
+
+
+def test_admin_retries_a_failed_push_with_the_keyboard_alone(app, world, new_page):
+    """Every control of the failed-deliveries, app registration and referral pages takes
+    focus by Tab; Enter on a Retry button queues the delivery again."""
+    pushed = _failed_push(app, world)
+    page = new_page()
+    sign_in(page, "district_admin@a.test")
+    for url in ("/admin/deliveries", "/admin/apps/new", f"/referrals/{pushed}"):
+        page.goto(url)
+        count = page.evaluate(TAB_REACHES_EVERY_CONTROL)
+        reached, unseen = _tab_through(page, count + page.locator("a[href]").count() + 5)
+        assert len(reached) == count and unseen == [], url
+    page.locator("#retry").get_by_role("button", name="Retry").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Done: retry.")
+    expect(page.locator("#fhir")).to_contain_text("Pending: first attempt")
+    page.goto("/admin/deliveries")
+    expect(page.locator("#fhir + p")).to_contain_text("No failed FHIR deliveries")
 
 
 def test_skip_link_is_the_first_stop_and_moves_to_the_content(app, world, new_page):

@@ -210,6 +210,13 @@ def test_a_dead_letter_is_listed_for_the_districts_admin_who_can_retry_it(
         (str(message.id), "push-bundle", "failed")
     ]
     assert "ConnectionError" in failed[0]["error"] and failed[0]["target"] == remote_ehr.base
+    # The referral page says so in words; only the district admin gets the Retry button.
+    page = admin.get(f"/referrals/{referral_id}").text
+    assert f"after {outbox.MAX_ATTEMPTS} attempts:" in page and remote_ehr.base in page
+    assert f'name="retry-message_id" value="{message.id}"' in page
+    seen = api_as("navigator@a.test").get(f"/referrals/{referral_id}").text
+    assert "Failed</strong>" in seen and "retry-message_id" not in seen
+    assert "ConnectionError" in admin.get("/admin/deliveries").text
     other = api_as("district_admin@b.test")
     assert [d for d in other.get("/api/v1/deliveries/failed").json if d["channel"] == "fhir"] == []
     assert other.post(f"/api/v1/deliveries/fhir/{message.id}/retry").status_code == 404
@@ -350,6 +357,9 @@ def test_the_ehrs_changes_are_mirrored_through_the_services_once(
     # The change the mirror made owes the EHR nothing: it already has it (no PUT).
     assert [m.status for m in _messages(owner_engine, referral_id)] == ["delivered", "delivered"]
     assert not [m for m in remote_ehr.log if m[0] == "PUT"]
+    page = login_as("navigator@a.test").get(f"/referrals/{referral_id}").text
+    assert f"Remote Task: <code>Task/{task_id}</code>, version 2" in page
+    assert "The provider last changed it in its EHR" in page and "(sent → accepted)" in page
 
 
 def test_a_remote_change_breaking_the_rules_is_quarantined_not_applied(
@@ -371,6 +381,11 @@ def test_a_remote_change_breaking_the_rules_is_quarantined_not_applied(
     ]
     assert "not allowed" in quarantined[0]["reason"] or "cannot" in quarantined[0]["reason"]
     assert api_as("district_admin@b.test").get("/api/v1/deliveries/quarantined").json == []
+    admin = api_as("district_admin@a.test")
+    for url in (f"/referrals/{referral_id}", "/admin/deliveries"):
+        page = admin.get(url).text
+        assert "Task completed / closed completed (remote version 2)" in page, url
+        assert quarantined[0]["reason"] in page.replace("&#39;", "'"), url
     assert _link(owner_engine, referral_id).version_id == "2"  # seen, so not re-examined
 
 

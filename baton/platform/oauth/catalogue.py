@@ -68,6 +68,14 @@ OIDC_SCOPES: dict[str, str] = {
     "email": "Know your e-mail address",
 }
 
+# The FHIR profile's SMART Backend Services set (fhir-profile.md §10): what ``baton
+# create-client`` registers by default, what the registration form offers districts and
+# providers, and what the FHIR gateway advertises.
+SMART_EHR_SCOPES = (
+    "system/Task.rus", "system/ServiceRequest.rs", "system/Patient.rs", "system/Consent.rs",
+    "system/Organization.rs", "system/Communication.crs", "system/Subscription.cruds",
+)  # fmt: skip
+
 # SMART resource scopes on the JSON API: what a FHIR-side grant means here. Resource ->
 # {SMART permission letter -> Baton permissions}. The FHIR gateway checks SMART scopes itself.
 SMART_ON_API: dict[str, dict[str, frozenset[str]]] = {
@@ -111,6 +119,12 @@ def known(name: str) -> bool:
 def offered_to(kind: str) -> list[Scope]:
     """The API scopes a client acting for a ``kind`` principal can be registered with."""
     return [s for s in API_SCOPES.values() if kind in s.kinds]
+
+
+def smart_offered_to(kind: str) -> list[str]:
+    """The FHIR (SMART) scopes a client acting for a ``kind`` principal can be registered
+    with: the EHR set for districts and providers, none for a county (aggregates only)."""
+    return list(SMART_EHR_SCOPES) if kind in ("district", "provider") else []
 
 
 def fits(name: str, kind: str) -> bool:

@@ -15,7 +15,11 @@ from baton.platform.oauth.apps import AppSpec
 CLIENT_TYPES = [
     ("secret", "Confidential, with a client secret (a server-side web app or a sync job)"),
     ("public", "Public, PKCE only (a native or single-page app that cannot keep a secret)"),
-    ("jwks", "Confidential, signs assertions with its own key (private_key_jwt, JWKS URL)"),
+    (
+        "jwks",
+        "Confidential, signs assertions with its own key (private_key_jwt: a JWKS URL or the"
+        " JWKS pasted below; what SMART Backend Services and FHIR clients use)",
+    ),
 ]
 GRANTS = [
     ("authorization_code", "Staff sign in and allow it (authorization code with PKCE)"),
@@ -55,6 +59,7 @@ class AppForm(FlaskForm):
     def offer_scopes(self, kind: str) -> None:
         offered = [(name, f"{text} ({name})") for name, text in catalogue.OIDC_SCOPES.items()]
         offered += [(s.name, f"{s.description} ({s.name})") for s in catalogue.offered_to(kind)]
+        offered += [(s, f"{catalogue.describe(s)} ({s})") for s in catalogue.smart_offered_to(kind)]
         self.scopes.choices = choices(offered)
 
     def spec(self) -> AppSpec:

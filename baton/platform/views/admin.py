@@ -1,6 +1,7 @@
 """District administration: staff and roles, schools, partnerships and services, time
-standards and the designated lead, the versioned triage checklist, failed e-mail deliveries,
-and the audit log. (API/FHIR clients arrive with the FHIR gateway.)"""
+standards and the designated lead, the versioned triage checklist, failed deliveries (e-mail
+and FHIR, with refused remote changes), and the audit log. API and FHIR clients are the
+partner-app pages (``views/oauth_clients.py``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
 from baton.platform.forms import choices
-from baton.platform.models import Service, User
+from baton.platform.models import Service
 from baton.platform.permissions import ROLE_LABELS
-from baton.platform.services import directory, email, settings
+from baton.platform.services import delivery_state, directory, email, outbox, settings
 from baton.platform.services import district_admin as svc
 from baton.platform.services.students import list_schools
 from baton.platform.views.checklist import checklist_bp
@@ -160,31 +161,41 @@ def update_settings():
 @bp.get("/deliveries")
 @login_required("admin.manage")
 def deliveries():
-    rows = email.failed_deliveries()
-    users = (
-        {
-            u.id: u
-            for u in db.session.scalars(
-                db.select(User).where(User.id.in_([r.user_id for r in rows]))
-            )
-        }
-        if rows
-        else {}
-    )
-    return render_template(
+    return _deliveries_page()
+
+
+def _deliveries_page(refused: str | None = None, status: int = 200):
+    page = render_template(
         "admin/deliveries.html",
-        rows=rows,
-        users=users,
-        form=PartnershipForm(),
+        failed=delivery_state.failed_deliveries(),
+        form=PartnershipForm(),  # only its CSRF token: each retry is a bare POST
         done=request.args.get("done"),
+        refused=refused,
     )
+    return page, status
+
+
+def _retry(service, row_id: uuid.UUID, what: str):
+    """One retry through the service the JSON API calls; a refusal re-renders in words."""
+    try:
+        service(row_id)
+    except InvalidInput as exc:
+        db.session.rollback()
+        reason = "; ".join(exc.fields.values()) or exc.detail
+        return _deliveries_page(f"That {what} was not retried: {reason}.", 422)
+    return redirect(url_for("admin.deliveries", done=what))
 
 
 @bp.post("/deliveries/<uuid:notification_id>/retry")
 @login_required("admin.manage")
 def retry_delivery(notification_id: uuid.UUID):
-    email.retry_delivery(notification_id)
-    return redirect(url_for("admin.deliveries", done=1))
+    return _retry(email.retry_delivery, notification_id, "e-mail")
+
+
+@bp.post("/deliveries/fhir/<uuid:fhir_message_id>/retry")
+@login_required("admin.manage")
+def retry_fhir_delivery(fhir_message_id: uuid.UUID):
+    return _retry(outbox.retry_message, fhir_message_id, "FHIR delivery")
 
 
 @bp.get("/audit")

@@ -1,5 +1,6 @@
-"""The referral page for district staff: status and what is next, the whole timeline, and the
-actions the role allows, each one a service call (refusals re-render the page in words)."""
+"""The referral page for district staff: status and what is next, the whole timeline, how
+the provider receives it (the FHIR delivery state), and the actions the role allows, each one
+a service call (refusals re-render the page in words)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,20 @@ from baton.platform.referral_forms import (
     BounceForm,
     ConfirmForm,
     EscalateForm,
+    RetryForm,
     RevokeConsentForm,
     ScheduleForm,
     StatusForm,
     labelled,
 )
-from baton.platform.services import consent, contact, navigation, status_links
+from baton.platform.services import (
+    consent,
+    contact,
+    delivery_state,
+    navigation,
+    outbox,
+    status_links,
+)
 from baton.platform.services import referrals as svc
 from baton.platform.services.family_plan import family_plan
 from baton.platform.views.forms_util import attach, to_utc
@@ -111,10 +120,23 @@ def _forms(referral) -> dict:
         forms["escalate"] = EscalateForm(prefix="escalate")
     if referral.consent_id and open_ and can(g.principal, "consent.manage"):
         forms["consent"] = RevokeConsentForm(prefix="consent")
+    if referral.intake_route == "fhir" and can(g.principal, "admin.manage"):
+        # Open or closed: a failed push is retried by the JSON API's rule (outbox.retry_message).
+        forms["retry"] = RetryForm(prefix="retry")
+        failed = _fhir_state(referral).failed
+        forms["retry"].message_id.choices = choices((str(m.id), m.kind) for m in failed)
     for name, form in forms.items():
         form.action.data = name
         form.version.data = referral.version
     return forms
+
+
+def _fhir_state(referral) -> delivery_state.ReferralFhirState:
+    """Read once per request: the action forms and the page both show it."""
+    if g.get("fhir_state_of") != referral.id:
+        g.fhir_state = delivery_state.referral_fhir_state(referral.id)
+        g.fhir_state_of = referral.id
+    return g.fhir_state
 
 
 def _targets(referral) -> list[str]:
@@ -206,6 +228,10 @@ def _consent(referral, form):
     consent.revoke_consent(referral.consent_id, reason=form.reason.data or None)
 
 
+def _retry(referral, form):
+    outbox.retry_message(uuid.UUID(form.message_id.data))
+
+
 ACTIONS = {
     "attempt": _attempt,
     "bounce": _bounce,
@@ -216,6 +242,7 @@ ACTIONS = {
     "schedule": _schedule,
     "links": _links,
     "consent": _consent,
+    "retry": _retry,
 }
 
 
@@ -240,6 +267,7 @@ def _page(referral, forms) -> dict:
         else [],
         "consent": consent.access_consent(referral.consent_id) if referral.consent_id else None,
         "live_links": len(status_links.live_links(referral.id)),
+        "fhir": _fhir_state(referral),
         "caregivers": {c.id: c.name for c in student.caregivers},
         "forms": forms,
         "done": request.args.get("done"),

@@ -123,3 +123,48 @@ def test_provider_admin_registers_the_providers_own_apps(app, world, login_as):
     assert "Care coordination" in listing and "District app" not in listing
     students_scope = _post(admin, "/admin/apps/new", {**form, "scopes": ["students:read"]})
     assert students_scope.status_code == 422  # a provider's app gets no student scope
+
+
+def test_a_fhir_client_registered_on_the_page_gets_a_smart_token(app, world, login_as, live_server):
+    """What `baton create-client --tenant` registers, from the form: private_key_jwt with an
+    inline JWKS (or a JWKS URL), client credentials, SMART scopes; Authlib then gets a
+    SMART Backend Services token with it and reads the district's Tasks on /fhir."""
+    import json
+    from types import SimpleNamespace
+
+    from tests.fhir_gateway.conftest import Fhir
+    from tests.oauth_support import fetch_token, public_jwks, rsa_key
+
+    admin = login_as("district_admin@a.test")
+    assert 'href="/admin/apps">API and FHIR clients</a>' in admin.get("/admin").text
+    assert (
+        "Read, update, search FHIR Task (system level) (system/Task.rus)"
+        in admin.get("/admin/apps/new").text
+    )
+    key = rsa_key("sis-1")
+    smart = {
+        "name": "District SIS",
+        "client_type": "jwks",
+        "grant_types": ["client_credentials"],
+        "scopes": ["system/Task.rus", "system/Patient.rs"],
+        "jwks": json.dumps(public_jwks(key)),
+    }
+    created = _post(admin, "/admin/apps/new", smart)
+    assert created.status_code == 201, created.text
+    client_id = re.search(r"<code>([0-9a-f]{32})</code>", created.text)[1]
+    shown = admin.get(f"/admin/apps/{client_id}").text
+    assert "private_key_jwt: keys <code>sis-1</code> (RSA)" in shown
+    token = fetch_token(
+        live_server, SimpleNamespace(client_id=client_id, key=key), scope="system/Task.rs"
+    )
+    assert token["expires_in"] == 300 and "refresh_token" not in token
+    fhir = Fhir(live_server, token["access_token"])
+    tasks = fhir.get(f"/Task?requester=Organization/{world.tenant_a.id}").json()
+    assert [e["resource"]["id"] for e in tasks["entry"]] == [str(world.referral_a.id)]
+    fhir.close()
+    by_url = {**smart, "name": "District EHR", "jwks": "", "jwks_uri": "https://sis.example/jwks"}
+    assert _post(admin, "/admin/apps/new", by_url).status_code == 201
+    plain = _post(
+        admin, "/admin/apps/new", {**by_url, "name": "x", "jwks_uri": "http://sis.example/j"}
+    )
+    assert plain.status_code == 422 and "must be an https:// URL" in plain.text
