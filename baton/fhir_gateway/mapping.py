@@ -88,10 +88,6 @@ def task_status(status: str, before_bounce: str | None) -> str:
     return lifecycle.TASK_STATUS[status]
 
 
-def priority(referral: Referral) -> str:
-    return "urgent" if referral.tier == "B" or referral.high_need else "routine"
-
-
 def meta(state: TaskState, profile: str) -> dict:
     return {
         "versionId": str(state.version),
@@ -110,7 +106,7 @@ def task(state: TaskState, shared: Shared) -> dict:
         "identifier": _task_identifiers(state),
         "status": task_status(state.status, state.status_before_bounce),
         "intent": "order",
-        "priority": priority(r),
+        "priority": r.priority,
         "code": {
             "coding": [
                 {
@@ -233,7 +229,7 @@ def service_request(state: TaskState, shared: Shared) -> dict:
             codes.concept("referral-tier", r.tier),
         ],  # fmt: skip
         "code": _service_code(r, shared.service_type),
-        "priority": priority(r),
+        "priority": r.priority,
         "subject": ref("Patient", r.student_id),
         "requester": ref("Organization", r.tenant_id, shared.names.get(r.tenant_id)),
         "performer": [ref("Organization", r.provider_id, shared.names.get(r.provider_id))],

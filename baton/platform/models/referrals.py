@@ -109,6 +109,11 @@ class Referral(TenantKeyed, db.Model):
     def single_referral_criteria(cls, referral_id):
         return cls.id == referral_id
 
+    @property
+    def priority(self) -> str:
+        """``urgent`` for tier B or high-need, else ``routine`` (tier C is the crisis pathway)."""
+        return "urgent" if self.tier == "B" or self.high_need else "routine"
+
     def refresh_next_due(self) -> None:
         dues = [d for d in (getattr(self, name) for name in DUE_COLUMNS) if d]
         self.next_due_at = min(as_utc(d) for d in dues) if dues else None

@@ -54,8 +54,9 @@ def notify_provider_staff(referral: Referral) -> list[Notification]:
         )
     ).all()
     district = db.session.get(Tenant, referral.tenant_id)
-    priority = "urgent" if referral.high_need or referral.tier == "B" else "routine"
-    text = f"New {priority} referral from {district.name} is waiting in the provider portal."
+    text = (
+        f"New {referral.priority} referral from {district.name} is waiting in the provider portal."
+    )
     return [notify(user, PROVIDER_REFERRAL, text, referral) for user in staff]
 
 
