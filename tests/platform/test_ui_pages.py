@@ -321,3 +321,25 @@ def test_caseload_puts_bounced_referrals_on_the_weekly_review_list(app, world, l
     review = page.split("<h2>Weekly review list</h2>")[1].split("<h2>")[0]
     assert "StuA1 OnlyAFamily1" in review and "bounced" in review
     assert "StuA0" not in page  # started by someone else: not this navigator's caseload
+
+
+def test_the_crisis_list_is_an_audited_read_of_each_record(world, login_as, owner_engine):
+    page = login_as("escalation_lead@a.test").get("/crisis")
+    assert page.status_code == 200 and world.students_a[0].last_name in page.text
+    with owner_engine.connect() as conn:
+        crisis_id, tenant_id = conn.execute(
+            text("SELECT id, tenant_id FROM crisis_records WHERE concern_id = :c"),
+            {"c": world.crisis_concern_a},
+        ).one()
+        listed = (
+            conn.execute(
+                text(
+                    "SELECT detail FROM audit_log WHERE action = 'list' AND surface = 'ui'"
+                    " AND object_type = 'crisis_record' AND tenant_id = :t"
+                ),
+                {"t": tenant_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert any(str(crisis_id) in row["ids"] for row in listed)

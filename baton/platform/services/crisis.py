@@ -6,9 +6,9 @@ import uuid
 
 from baton.platform.errors import InvalidInput, NotFound
 from baton.platform.extensions import db
-from baton.platform.models import CrisisRecord
+from baton.platform.models import CrisisRecord, Student
 from baton.platform.models.base import utcnow
-from baton.platform.services.audit import record_audit
+from baton.platform.services.audit import record_audit, record_list_read
 from baton.platform.services.common import require_permission, user_id
 from baton.tenants.scoping import access, scoped
 
@@ -34,12 +34,24 @@ def access_crisis(crisis_id) -> CrisisRecord:
 
 
 def list_open_crises() -> list[CrisisRecord]:
+    """The open crisis records, oldest first; the list is a read of each (audited)."""
     require_permission("escalation.open")
-    return db.session.scalars(
+    rows = db.session.scalars(
         scoped(CrisisRecord)
         .where(CrisisRecord.closed_at.is_(None))
         .order_by(CrisisRecord.opened_at)
     ).all()
+    record_list_read("crisis_record", rows)
+    return rows
+
+
+def student_names(records: list[CrisisRecord]) -> dict[uuid.UUID, str]:
+    """The names of the records' students, for the list page (one query)."""
+    ids = {r.student_id for r in records}
+    if not ids:
+        return {}
+    students = db.session.scalars(scoped(Student).where(Student.id.in_(ids)))
+    return {s.id: s.full_name for s in students}
 
 
 def add_crisis_step(

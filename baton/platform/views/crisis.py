@@ -10,13 +10,11 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
-from baton.platform.models import Student
 from baton.platform.referral_forms import labelled
 from baton.platform.services import crisis as svc
 from baton.platform.services.students import access_student
 from baton.platform.views.forms_util import attach
 from baton.platform.wizard_forms import CrisisCloseForm, CrisisStepForm
-from baton.tenants.scoping import scoped
 
 bp = Blueprint("crisis", __name__, url_prefix="/crisis")
 
@@ -25,12 +23,7 @@ bp = Blueprint("crisis", __name__, url_prefix="/crisis")
 @login_required("escalation.open")
 def index():
     rows = svc.list_open_crises()
-    ids = {r.student_id for r in rows}
-    names = {
-        s.id: s.full_name
-        for s in (db.session.scalars(scoped(Student).where(Student.id.in_(ids))) if ids else [])
-    }
-    return render_template("crisis/index.html", rows=rows, names=names)
+    return render_template("crisis/index.html", rows=rows, names=svc.student_names(rows))
 
 
 def _forms():
