@@ -343,3 +343,21 @@ def test_the_crisis_list_is_an_audited_read_of_each_record(world, login_as, owne
             .all()
         )
     assert any(str(crisis_id) in row["ids"] for row in listed)
+
+
+def test_the_escalation_queue_is_an_audited_read_of_its_referrals(world, login_as, owner_engine):
+    page = login_as("escalation_lead@a.test").get("/escalations")
+    assert page.status_code == 200 and world.students_a[0].last_name in page.text
+    with owner_engine.connect() as conn:
+        listed = (
+            conn.execute(
+                text(
+                    "SELECT detail FROM audit_log WHERE action = 'list' AND surface = 'ui'"
+                    " AND object_type = 'referral' AND tenant_id = :t"
+                ),
+                {"t": world.tenant_a.id},
+            )
+            .scalars()
+            .all()
+        )
+    assert any(str(world.referral_a.id) in row["ids"] for row in listed)

@@ -499,6 +499,33 @@ class TrackerRow:
     overdue: bool
 
 
+def _named():
+    """Referrals the caller may see, with their student's and provider's names."""
+    from baton.platform.models import Student
+
+    return (
+        scoped(Referral)
+        .add_columns(Student.first_name, Student.last_name, ProviderOrg.name)
+        .join(
+            Student,
+            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
+        )
+        .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
+    )
+
+
+def _rows(stmt) -> list[TrackerRow]:
+    now = utcnow()
+    rows = [
+        TrackerRow(
+            r, f"{first} {last}", provider, bool(r.next_due_at and as_utc(r.next_due_at) < now)
+        )
+        for r, first, last, provider in db.session.execute(stmt).all()
+    ]
+    record_list_read("referral", [row.referral for row in rows])
+    return rows
+
+
 def tracker(
     filters: ReferralFilters | None = None, *, language: str | None = None, limit: int = 200
 ) -> list[TrackerRow]:
@@ -509,19 +536,10 @@ def tracker(
 
     require_permission("referral.read")
     f = filters or ReferralFilters()
-    now = utcnow()
-    overdue = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < now)
-    stmt = (
-        scoped(Referral)
-        .add_columns(Student.first_name, Student.last_name, ProviderOrg.name)
-        .join(
-            Student,
-            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
-        )
-        .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
-        .where(Referral.status.in_(lifecycle.OPEN))
+    overdue = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < utcnow())
+    stmt = _filtered(
+        _named().where(Referral.status.in_(lifecycle.OPEN)), replace(f, school_id=None)
     )
-    stmt = _filtered(stmt, replace(f, school_id=None))
     if f.school_id:
         stmt = stmt.where(Student.school_id == f.school_id)
     if language:
@@ -532,11 +550,13 @@ def tracker(
         Referral.next_due_at.asc().nulls_last(),
         Referral.created_at,
     ).limit(limit)
-    rows = [
-        TrackerRow(
-            r, f"{first} {last}", provider, bool(r.next_due_at and as_utc(r.next_due_at) < now)
-        )
-        for r, first, last, provider in db.session.execute(stmt).all()
-    ]
-    record_list_read("referral", [row.referral for row in rows])
-    return rows
+    return _rows(stmt)
+
+
+def named_referrals(referral_ids) -> dict[uuid.UUID, TrackerRow]:
+    """The given referrals with their names (for the escalation lists), an audited read."""
+    require_permission("referral.read")
+    ids = set(referral_ids)
+    if not ids:
+        return {}
+    return {row.referral.id: row for row in _rows(_named().where(Referral.id.in_(ids)))}

@@ -5,20 +5,17 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
-from sqlalchemy import and_
 
 from baton.platform import lifecycle
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
 from baton.platform.forms import LANGUAGES
-from baton.platform.models import ProviderOrg, Referral, Student
 from baton.platform.permissions import can
 from baton.platform.referral_forms import NoteForm
 from baton.platform.services import directory, navigation, notifications, referrals
 from baton.platform.services.students import list_schools
 from baton.platform.views.forms_util import attach, uuid_or_none
-from baton.tenants.scoping import scoped
 
 bp = Blueprint("home", __name__)
 FILTERS = ("school", "provider", "status", "tier", "language", "need")
@@ -51,7 +48,7 @@ def tracker():
         counters=counters,
         decisions=decisions,
         escalations=escalations,
-        escalation_rows=_escalation_rows(escalations),
+        escalation_rows=referrals.named_referrals(e.referral_id for e in escalations),
         args=args,
         schools=list_schools(),
         providers=[(p, o) for p, o in directory.district_partnerships()],
@@ -61,31 +58,17 @@ def tracker():
     )
 
 
-def _escalation_rows(escalations) -> dict:
-    """Student and provider names for the referrals the escalations are about."""
-    ids = {e.referral_id for e in escalations}
-    if not ids:
-        return {}
-    stmt = (
-        scoped(Referral)
-        .add_columns(Student.first_name, Student.last_name, ProviderOrg.name)
-        .join(
-            Student,
-            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
-        )
-        .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
-        .where(Referral.id.in_(ids))
-    )
-    return {r.id: (r, f"{first} {last}", name) for r, first, last, name in db.session.execute(stmt)}
-
-
 @bp.get("/escalations")
 @login_required("escalation.manage")
 def escalations():
     rows = navigation.list_escalations("open")
     forms = {e.id: NoteForm(prefix=f"e{e.id.hex[:8]}") for e in rows}
     return render_template(
-        "home/escalations.html", rows=rows, refs=_escalation_rows(rows), forms=forms, failed=None
+        "home/escalations.html",
+        rows=rows,
+        refs=referrals.named_referrals(e.referral_id for e in rows),
+        forms=forms,
+        failed=None,
     )
 
 
@@ -109,7 +92,7 @@ def close_escalation(escalation_id: uuid.UUID):
         html = render_template(
             "home/escalations.html",
             rows=rows,
-            refs=_escalation_rows(rows),
+            refs=referrals.named_referrals(e.referral_id for e in rows),
             forms=forms,
             failed=escalation.id,
         )
