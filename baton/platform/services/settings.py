@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,7 @@ from baton.platform.services.common import require_permission, user_id
 from baton.tenants.context import require_principal
 from baton.tenants.scoping import scoped
 
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DEFAULT_QUESTIONS = [
     {
         "key": "immediate_risk",
@@ -111,14 +114,37 @@ def publish_checklist(questions: list[dict], high_need_criteria: list[dict]) -> 
     return row
 
 
+def checklist_history() -> list[TriageChecklist]:
+    """Every version of the district's checklist, newest first."""
+    require_permission("admin.manage")
+    return db.session.scalars(
+        scoped(TriageChecklist).order_by(TriageChecklist.version.desc())
+    ).all()
+
+
 def _check_questions(questions, criteria) -> None:
+    """The one place a checklist's shape is checked (the admin page and the API both call it):
+    keys are stable identifiers, since concerns and audits refer to answers by key."""
+    errors = {}
     keys = [q.get("key") for q in questions]
     if not questions or len(set(keys)) != len(keys) or not all(keys):
-        raise InvalidInput(fields={"questions": "each question needs a unique key"})
-    if any(q.get("routes_to") not in TIERS or not q.get("text") for q in questions):
-        raise InvalidInput(fields={"questions": "each question needs text and routes_to A, B or C"})
-    if any(not c.get("key") or not c.get("text") for c in criteria):
-        raise InvalidInput(fields={"high_need_criteria": "each criterion needs a key and text"})
+        errors["questions"] = "each question needs a unique key"
+    elif any(q.get("routes_to") not in TIERS or not q.get("text") for q in questions):
+        errors["questions"] = "each question needs text and routes_to A, B or C"
+    criterion_keys = [c.get("key") for c in criteria]
+    if not criteria:
+        errors["high_need_criteria"] = "keep at least one high-need criterion"
+    elif any(not c.get("key") or not c.get("text") for c in criteria):
+        errors["high_need_criteria"] = "each criterion needs a key and text"
+    elif len(set(criterion_keys)) != len(criterion_keys):
+        errors["high_need_criteria"] = "each criterion needs a unique key"
+    bad = [k for k in keys + criterion_keys if k and not KEY.match(k)]
+    if bad:
+        errors["keys"] = (
+            f"keys are short lowercase words joined by underscores (check: {', '.join(bad)})"
+        )
+    if errors:
+        raise InvalidInput(fields=errors)
 
 
 def designated_lead_id():

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from baton.platform.auth import login_required
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
-from baton.platform.models import TriageChecklist
 from baton.platform.services import settings
-from baton.tenants.scoping import scoped
 
 checklist_bp = Blueprint("checklist", __name__, url_prefix="/checklist")
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_ROWS = 30
 
 
@@ -37,21 +32,9 @@ def _rows(prefix: str, with_tier: bool) -> list[dict]:
     return rows
 
 
-def _check_keys(questions, criteria) -> None:
-    bad = [r["key"] for r in questions + criteria if not KEY.match(r["key"])]
-    if bad:
-        raise InvalidInput(
-            f"Keys are short lowercase words joined by underscores (check: {', '.join(bad)})."
-        )
-    if not criteria:
-        raise InvalidInput("Keep at least one high-need criterion.")
-
-
 def _page(status=200, error=None, questions=None, criteria=None):
     current = settings.active_checklist()
-    history = db.session.scalars(
-        scoped(TriageChecklist).order_by(TriageChecklist.version.desc())
-    ).all()
+    history = settings.checklist_history()
     html = render_template(
         "admin/checklist.html",
         current=current,
@@ -80,7 +63,6 @@ def publish():
     try:
         if not form.validate_on_submit():
             raise InvalidInput("The form expired; reload the page and try again.")
-        _check_keys(questions, criteria)
         settings.publish_checklist(questions, criteria)
     except InvalidInput as exc:
         db.session.rollback()

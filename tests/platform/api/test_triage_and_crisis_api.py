@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 
@@ -73,6 +74,38 @@ def test_a_new_checklist_version_leaves_old_concerns_alone(world, api_as, owner_
     navigator = api_as("navigator@a.test")
     refused = navigator.post("/api/v1/settings/triage-checklist", json=published.json | {})
     assert refused.status_code in (403, 422)
+
+
+@pytest.mark.parametrize(
+    ("questions", "criteria", "field"),
+    [
+        ([{"key": "Needs Help", "text": "Needs help?", "routes_to": "B"}], None, "keys"),
+        (None, [], "high_need_criteria"),
+        (None, [{"key": "x", "text": "One"}, {"key": "x", "text": "Two"}], "high_need_criteria"),
+        ([{"key": "a", "text": "A?", "routes_to": "D"}], None, "questions"),
+    ],
+)
+def test_the_api_refuses_the_checklists_the_admin_page_refuses(
+    world, api_as, owner_engine, questions, criteria, field
+):
+    """One rule for both callers: the service checks a checklist's shape, not the page."""
+    admin = api_as("district_admin@a.test")
+    body = {
+        "questions": questions or [{"key": "needs_help", "text": "Needs help?", "routes_to": "B"}],
+        "high_need_criteria": criteria
+        if criteria is not None
+        else [{"key": "safety_concern", "text": "Safety concern"}],
+    }
+    refused = admin.post("/api/v1/settings/triage-checklist", json=body)
+    assert refused.status_code == 422, refused.json
+    assert refused.content_type == "application/problem+json"
+    assert field in refused.json["errors"]
+    with owner_engine.connect() as conn:
+        versions = conn.execute(
+            text("SELECT max(version) FROM triage_checklists WHERE tenant_id = :t"),
+            {"t": world.tenant_a.id},
+        ).scalar()
+    assert versions == 1
 
 
 def test_settings_change_the_contact_clock(app, world, api_as):
