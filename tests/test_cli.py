@@ -195,6 +195,7 @@ def test_seed_demo_is_idempotent(baton, owner_engine):
         "district_admin",
         "auditor",
         "provider_intake",
+        "provider_admin",
         "commissioner",
     }
     students_per_district = owner_scalar(

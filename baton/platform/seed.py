@@ -123,6 +123,15 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
             email, f"Intake, {provider.name}", DEMO_PASSWORD, "provider_intake", provider=provider
         )
         logins.append((email, f"Provider intake staff, {provider.name}"))
+    harbor = providers["harbor"]  # the FHIR-route provider registers its EHR's clients itself
+    prov.create_user(
+        "admin@harbor.demo",
+        f"Admin, {harbor.name}",
+        DEMO_PASSWORD,
+        "provider_admin",
+        provider=harbor,
+    )
+    logins.append(("admin@harbor.demo", f"Provider admin (API and FHIR clients), {harbor.name}"))
     prov.create_user(
         "commissioner@lake-county.demo",
         "Lake County Commissioner",
