@@ -4,8 +4,11 @@ per-client usage counts admins see.
 
 Who a request counts against is decided before the view runs: a bearer token's client (and
 its user, for a token a user authorized), a client authenticating at the token endpoint, a
-signed-in user, or else the caller's address. Over a limit the answer is 429 with
-``Retry-After`` (problem+json; an OperationOutcome on ``/fhir``). Limits are configuration:
+signed-in user, or else the caller's address. A client named at the token endpoint is not yet
+verified, so those requests count per client *and address*: a stranger who knows a client id
+cannot spend that partner's budget, and is counted in its usage only once authenticated.
+Over a limit the answer is 429 with ``Retry-After`` (problem+json; an OperationOutcome on
+``/fhir``). Limits are configuration:
 ``RATE_LIMIT_PER_CLIENT``, ``RATE_LIMIT_PER_USER``, ``RATE_LIMIT_ANONYMOUS`` (limits strings
 such as ``"600/minute"``).
 """
@@ -89,12 +92,12 @@ def _identify_caller() -> None:
     """Put the caller's client and user on ``g`` (cheap: one indexed lookup for a token)."""
     if not _limited_path():
         return
-    g.rate_client, g.rate_user = None, None
+    g.rate_client, g.rate_user, g.rate_claimed_client = None, None, None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         g.rate_client, g.rate_user = _token_owner(header[7:].strip())
     elif request.path.startswith("/oauth/"):
-        g.rate_client = _authenticating_client()
+        g.rate_claimed_client = _authenticating_client()
     principal = g.get("principal")
     if g.rate_user is None and principal is not None and principal.user_id is not None:
         g.rate_user = str(principal.user_id)
@@ -142,7 +145,10 @@ def _assertion_issuer() -> str | None:
 
 
 def _client_key() -> str:
-    return g.get("rate_client") or ""
+    if g.get("rate_client"):
+        return g.rate_client
+    claimed = g.get("rate_claimed_client")
+    return f"{claimed}@{_address_key()}" if claimed else ""
 
 
 def _user_key() -> str:
@@ -150,7 +156,7 @@ def _user_key() -> str:
 
 
 def _identified() -> bool:
-    return bool(g.get("rate_client") or g.get("rate_user"))
+    return bool(_client_key() or g.get("rate_user"))
 
 
 def _address_key() -> str:
@@ -159,6 +165,8 @@ def _address_key() -> str:
 
 def _count_usage(response):
     client = g.get("rate_client")
+    if client is None and response.status_code < 400:  # the named client authenticated
+        client = g.get("rate_claimed_client")
     if client and _limited_path():
         usage.count_request(client, throttled=response.status_code == 429)
     return response

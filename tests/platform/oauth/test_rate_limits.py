@@ -71,9 +71,9 @@ def test_client_limit_answers_429_with_retry_after_then_recovers(tiny_app, world
     if redis_url is None:
         overrides["REDIS_URL"] = None
     client = tiny_app(**overrides).test_client()
-    bearer = {"Authorization": f"Bearer {_token(client, sync)}"}  # the token request counts
+    bearer = {"Authorization": f"Bearer {_token(client, sync)}"}
     n, refused = _until_refused(client, "/api/v1/referrals", bearer)
-    assert n == 4
+    assert n == 5  # the token request was counted per client and address, apart
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     assert refused.json["type"].endswith("/rate-limited")
     retry_after = int(refused.headers["Retry-After"])
@@ -102,7 +102,31 @@ def test_admins_see_requests_and_refusals_per_client(tiny_app, world, sync, logi
     _until_refused(client, "/api/v1/referrals", bearer)
     page = login_as("district_admin@a.test").get(f"/admin/apps/{sync.client_id}").text
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    assert f"<td>{today}</td><td>4</td><td>1</td>" in page
+    assert f"<td>{today}</td><td>5</td><td>1</td>" in page  # the token, 3 calls, 1 refused
+
+
+def test_a_stranger_naming_a_client_cannot_spend_its_budget(tiny_app, world, sync, login_as):
+    """Token-endpoint requests name their client before it is verified: failed attempts from
+    another address are limited there, and neither throttle nor count as the partner's."""
+    app = tiny_app(RATE_LIMIT_PER_CLIENT="3 per 10 seconds")
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "127.0.0.2"
+    wrong = base64.b64encode(f"{sync.client_id}:not-the-secret".encode()).decode()
+    statuses = [
+        stranger.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {wrong}"},
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {_token(client, sync)}"}
+    assert client.get("/api/v1/referrals", headers=bearer).status_code == 200
+    page = login_as("district_admin@a.test").get(f"/admin/apps/{sync.client_id}").text
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert f"<td>{today}</td><td>2</td><td>0</td>" in page  # its own token and call only
 
 
 def test_limits_fall_back_to_memory_when_redis_is_down(tiny_app, world):
