@@ -8,6 +8,7 @@ TLS is verified against the system's CAs, or the bundle in ``FHIR_CA_BUNDLE``.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -116,10 +117,14 @@ class FhirClient:
         self.session.headers.update({"Accept": FHIR_JSON})
 
     def request(self, method: str, path: str, *, json=None, headers=None) -> requests.Response:
-        """``path`` relative to the base (or a full URL from a ``next`` link)."""
-        url = (
-            path if path.startswith(("https://", "http://")) else f"{self.base}/{path}".rstrip("/")
-        )
+        """``path`` relative to the base, or a full URL (a ``next`` link) under the base:
+        the bearer token is for this EHR, and a link elsewhere must not carry it."""
+        if path.startswith(("https://", "http://")):
+            if not self._under_base(path):
+                raise RemoteRejected(f"the EHR linked outside its FHIR base: {path[:200]}")
+            url = path
+        else:
+            url = f"{self.base}/{path}".rstrip("/")
         sent = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
         if json is not None:
             sent["Content-Type"] = FHIR_JSON
@@ -128,6 +133,11 @@ class FhirClient:
         except RemoteUnauthorized:
             _tokens.pop((self.base, self.client_id), None)
             raise
+
+    def _under_base(self, url: str) -> bool:
+        there, here = urlsplit(url), urlsplit(self.base)
+        same_origin = (there.scheme, there.netloc.lower()) == (here.scheme, here.netloc.lower())
+        return same_origin and (there.path + "/").startswith(here.path.rstrip("/") + "/")
 
     def _token(self) -> str:
         cached = _tokens.get((self.base, self.client_id))
