@@ -3,6 +3,8 @@ inbox costs the same few queries however many referrals it lists."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import event, select, update
 
 from baton.platform.extensions import db
@@ -116,3 +118,20 @@ def test_the_inbox_costs_a_fixed_number_of_queries(app, world):
     many, many_statements = _inbox_statements(app)
     assert many == few + 2
     assert many_statements == few_statements
+
+
+def test_provider_pages_show_times_in_the_districts_zone(app, world, login_as):
+    """Intake dates are typed in the district's local time, so they are shown in it too."""
+    with app.app_context(), acting_as(principal_of("intake@pa.test")):
+        referrals.transition_referral(world.referral_a.id, "accepted")
+        referrals.transition_referral(
+            world.referral_a.id,
+            "scheduled",
+            appointment=referrals.Appointment(at=datetime(2026, 12, 10, 16, 0, tzinfo=UTC)),
+        )
+        db.session.commit()
+    client = login_as("intake@pa.test")
+    page = client.get(f"/provider/referrals/{world.referral_a.id}").text
+    assert "Thu 10 Dec 2026, 10:00" in page  # America/Chicago, the district's zone
+    assert "America/Chicago" in page
+    assert "Thu 10 Dec 2026, 10:00" in client.get("/provider").text

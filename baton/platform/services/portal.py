@@ -29,6 +29,7 @@ from baton.tenants.context import system_scope
 class ProviderReferral:
     referral: Referral
     district: str
+    timezone: str  # the district's: its staff and the family read times in it
     consent_active: bool
     shared: list[str] = field(default_factory=list)
     student_name: str | None = None
@@ -59,11 +60,13 @@ def _views(referrals: list[Referral]) -> list[ProviderReferral]:
     students = shared_students(referrals, shares)
     tenant_ids = {r.tenant_id for r in referrals}
     with system_scope("provider portal: names of the districts that sent the referrals"):
-        rows = db.session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(tenant_ids)))
-        districts = dict(rows.all())
+        rows = db.session.execute(
+            select(Tenant.id, Tenant.name, Tenant.timezone).where(Tenant.id.in_(tenant_ids))
+        )
+        districts = {tenant_id: (name, zone) for tenant_id, name, zone in rows}
     views = []
     for r in referrals:
-        view = ProviderReferral(r, districts[r.tenant_id], bool(shares[r.id]))
+        view = ProviderReferral(r, *districts[r.tenant_id], bool(shares[r.id]))
         student = students.get(r.student_id) if view.consent_active else None
         if student is not None:
             view.shared = sorted(shares[r.id])
