@@ -166,6 +166,27 @@ def test_a_revoked_link_is_refused(app, world, login_as, token_a):
     assert refused.status_code == 403 and "withdrawn" in refused.text
 
 
+def test_a_refused_use_of_a_real_link_is_audited(app, world, owner_engine, token_a):
+    """A spent, withdrawn or expired link that someone still opens leaves an audit row with
+    the reason; a token that names no link has nothing to attach one to."""
+    with owner_engine.begin() as conn:
+        conn.execute(text("UPDATE status_links SET expires_at = now() - interval '1 minute'"))
+    client = app.test_client()
+    assert client.get(f"/status-update?token={token_a}").status_code == 403
+    assert client.get("/status-update?token=not-a-token").status_code == 403
+    with owner_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT object_id, actor_role, detail FROM audit_log"
+                " WHERE action = 'status-link-refused'"
+            )
+        ).all()
+    assert [(r.object_id, r.actor_role) for r in rows] == [
+        (str(world.referral_a.id), "status_link")
+    ]
+    assert "expired" in rows[0].detail["reason"]
+
+
 def _second_referral_to_pa(app, world) -> Referral:
     """Another referral in district A addressed to the same provider."""
     with app.app_context(), acting_as(principal_of("navigator@a.test")):

@@ -27,7 +27,7 @@ from baton.platform.models.base import as_utc, utcnow
 from baton.platform.services.audit import record_audit
 from baton.platform.services.auth import partner_tenant_ids
 from baton.platform.services.common import require_permission, user_id
-from baton.tenants.context import Principal, require_principal, system_scope
+from baton.tenants.context import Principal, acting_as, require_principal, system_scope
 from baton.tenants.scoping import scoped
 
 LIFETIME = timedelta(days=14)
@@ -102,9 +102,6 @@ def open_status_link(token: str | None) -> OpenLink:
                 Referral.tenant_id == tenant_id, Referral.id == link.referral_id
             )
         )
-    _check_alive(link, status)
-    if tenant_id not in partner_tenant_ids(link.provider_id):
-        raise LinkRefused("Your organisation no longer partners with this district.")
     principal = Principal(
         kind="provider",
         surface="ui",
@@ -114,6 +111,20 @@ def open_status_link(token: str | None) -> OpenLink:
         referral_id=link.referral_id,
         user_id=link.recipient_user_id,
     )
+    try:
+        _check_alive(link, status)
+        if tenant_id not in partner_tenant_ids(link.provider_id):
+            raise LinkRefused("Your organisation no longer partners with this district.")
+    except LinkRefused as exc:  # a real link that no longer works: its use is audited too
+        with acting_as(principal):
+            record_audit(
+                "status-link-refused",
+                "referral",
+                link.referral_id,
+                tenant_id=tenant_id,
+                detail={"status_link_id": str(link.id), "reason": exc.detail},
+            )
+        raise
     return OpenLink(link, principal)
 
 

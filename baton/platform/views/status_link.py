@@ -30,6 +30,7 @@ def _token() -> str:
 
 @bp.errorhandler(LinkRefused)
 def refused(exc: LinkRefused):
+    db.session.commit()  # keep the refused use's audit row (the refusal changed nothing else)
     return render_template("status_link/refused.html", detail=exc.detail), exc.status
 
 
