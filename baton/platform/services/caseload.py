@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import case, func
 
 from baton.platform import lifecycle
 from baton.platform.extensions import db
-from baton.platform.models import Barrier, ProviderOrg, Referral, ReferralEvent, Student
+from baton.platform.models import Barrier, Referral, ReferralEvent
 from baton.platform.models.base import as_utc, utcnow
 from baton.platform.services.audit import record_list_read
 from baton.platform.services.common import require_permission, user_id
+from baton.platform.services.referrals import named_query
 from baton.tenants.scoping import scoped
 
 QUIET_AFTER = timedelta(days=7)
@@ -37,13 +38,7 @@ def caseload() -> list[CaseRow]:
     bounce, a due time passed, or 7 days without any status change."""
     require_permission("caseload.read")
     stmt = (
-        scoped(Referral)
-        .add_columns(Student.first_name, Student.last_name, ProviderOrg.name)
-        .join(
-            Student,
-            and_(Student.tenant_id == Referral.tenant_id, Student.id == Referral.student_id),
-        )
-        .join(ProviderOrg, ProviderOrg.id == Referral.provider_id)
+        named_query()
         .where(Referral.status.in_(lifecycle.OPEN), Referral.created_by == user_id())
         .order_by(Referral.appointment_at.asc().nulls_last(), Referral.created_at)
     )

@@ -499,7 +499,7 @@ class TrackerRow:
     overdue: bool
 
 
-def _named():
+def named_query():
     """Referrals the caller may see, with their student's and provider's names."""
     from baton.platform.models import Student
 
@@ -538,7 +538,7 @@ def tracker(
     f = filters or ReferralFilters()
     overdue = and_(Referral.next_due_at.is_not(None), Referral.next_due_at < utcnow())
     stmt = _filtered(
-        _named().where(Referral.status.in_(lifecycle.OPEN)), replace(f, school_id=None)
+        named_query().where(Referral.status.in_(lifecycle.OPEN)), replace(f, school_id=None)
     )
     if f.school_id:
         stmt = stmt.where(Student.school_id == f.school_id)
@@ -559,4 +559,4 @@ def named_referrals(referral_ids) -> dict[uuid.UUID, TrackerRow]:
     ids = set(referral_ids)
     if not ids:
         return {}
-    return {row.referral.id: row for row in _rows(_named().where(Referral.id.in_(ids)))}
+    return {row.referral.id: row for row in _rows(named_query().where(Referral.id.in_(ids)))}
