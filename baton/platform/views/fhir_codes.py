@@ -3,7 +3,7 @@ Baton, edited as ``system|code = baton-code`` lines next to its API and FHIR cli
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
@@ -51,5 +51,4 @@ def _page(form: CodeMapForm, *, saved: bool = False):
         saved=saved,
         statuses=code_maps.BUSINESS_STATUSES,
         reasons=code_maps.REASONS,
-        provider_id=g.principal.provider_id,
     )
