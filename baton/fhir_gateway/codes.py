@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import current_app
 
 from baton.platform import lifecycle
+from baton.platform.errors import BatonError
 from baton.platform.services.consent import SHARE_CLASSES
 
 SNOMED = "http://snomed.info/sct"
@@ -54,6 +55,14 @@ DISPLAY = {
         "bh-counseling": "Behavioral health counseling",
     },
 }
+
+
+class BadCode(BatonError):
+    """A code outside the profile's value sets: a malformed request, not a business rule."""
+
+    status = 400
+    code = "bad-code"
+    title = "A code is not in the profile's value set"
 
 
 def base() -> str:

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 
 from baton.fhir_gateway import codes
+from baton.fhir_gateway.codes import BadCode
 from baton.fhir_gateway.mapping import instant, ref
-from baton.fhir_gateway.task_update import BadCode
 from baton.platform.errors import InvalidInput
 from baton.platform.models import ContactAttempt
 

@@ -50,6 +50,9 @@ def _send(row: FhirMessage, now: datetime) -> str | None:
     if row.kind != "notification":
         return push.sync_task(row)
     subscription = db.session.get(Subscription, row.subscription_id)
+    if subscription is not None and subscriptions.ended(subscription, now):
+        subscriptions.end_subscription(subscription)  # if no delivery run has yet
+        return "the subscription's end has passed"
     if subscription is None or subscription.status == "off" or subscription.deleted_at:
         return "the subscription was switched off or deleted"
     row.target = subscription.endpoint

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from baton.fhir_gateway import fhir, mapping, reading
 from baton.fhir_gateway.acting import as_provider
 from baton.fhir_gateway.client import FhirClient, RemoteRejected
-from baton.fhir_gateway.task_update import parse_update
+from baton.fhir_gateway.task_update import parse_inbound
 from baton.platform.errors import BatonError
 from baton.platform.extensions import db
 from baton.platform.models import FhirEndpoint, PushedTask, QuarantinedChange
@@ -50,7 +50,7 @@ def _apply(link: PushedTask, remote: dict) -> str:
     state = reading.current_states([referral])[referral.id]
     shared = reading.shared_for([referral])[referral.id]
     current = mapping.task(state, shared)
-    change = parse_update(_incoming(current, remote), current, referral.status, state.provider_ref)
+    change = parse_inbound(_incoming(current, remote), current, referral.status, state.provider_ref)
     if change.target is None:
         link.synced_count = referral.event_count
         return "unchanged"
@@ -61,6 +61,7 @@ def _apply(link: PushedTask, remote: dict) -> str:
         appointment=svc.Appointment(at=change.appointment_at) if change.appointment_at else None,
         redirected_to=change.redirected_to,
         provider_ref=change.provider_ref,
+        foreign_codes=change.foreign_codes,
     )
     link.synced_count = referral.event_count  # the EHR has this one already
     return "applied"

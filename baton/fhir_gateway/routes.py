@@ -25,7 +25,7 @@ from baton.fhir_gateway.http import (
     require_scope,
     respond,
 )
-from baton.fhir_gateway.task_update import parse_update
+from baton.fhir_gateway.task_update import parse_inbound
 from baton.platform.errors import ConsentRequired, NotFound
 from baton.platform.lifecycle import IN_PROGRESS
 from baton.platform.models import Referral
@@ -157,7 +157,7 @@ def update_task(referral_id):
     state = reading.current_states([referral])[referral.id]
     shared = reading.shared_for([referral], students=False)[referral.id]
     current = mapping.task(state, shared)
-    change = parse_update(body, current, referral.status, state.provider_ref)
+    change = parse_inbound(body, current, referral.status, state.provider_ref)
     if change.target is not None:
         svc.transition_referral(
             referral.id,
@@ -169,6 +169,7 @@ def update_task(referral_id):
             else None,
             redirected_to=change.redirected_to,
             provider_ref=change.provider_ref,
+            foreign_codes=change.foreign_codes,
         )
         started = state.started or (
             referral.last_event_at if referral.status in IN_PROGRESS else None

@@ -4,6 +4,7 @@ Only ``status``, ``statusReason``, ``businessStatus``, ``output``, ``executionPe
 FILL identifier may differ from the Task as Baton has it; anything else (``for``, ``focus``,
 ``owner``, an added ``note`` …) is refused. The move itself is then the state machine's
 decision, through ``transition_referral`` — nothing here decides who may move where.
+A partner's own codes are rewritten as Baton's first (``parse_inbound``, ``foreign_codes``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from baton.fhir_gateway import codes
+from baton.fhir_gateway import codes, foreign_codes
+from baton.fhir_gateway.codes import BadCode
 from baton.platform import lifecycle
-from baton.platform.errors import BatonError, InvalidInput
+from baton.platform.errors import InvalidInput
+from baton.platform.services import code_maps
 
 MUTABLE = {
     "resourceType",
@@ -47,14 +50,6 @@ IMPLIED = {"accepted": "accepted", "completed": "closed-completed", "on-hold": "
 NO_BUSINESS_STATUS = {"entered-in-error": "entered-in-error", "draft": "draft"}
 
 
-class BadCode(BatonError):
-    """A code outside the profile's value sets: a malformed request, not a business rule."""
-
-    status = 400
-    code = "bad-code"
-    title = "A code is not in the profile's value set"
-
-
 @dataclass
 class TaskChange:
     target: str | None  # None: nothing to change
@@ -62,6 +57,17 @@ class TaskChange:
     appointment_at: datetime | None = None
     redirected_to: str | None = None
     provider_ref: dict | None = None
+    foreign_codes: list[dict] | None = None  # the EHR's own codings the change was read from
+
+
+def parse_inbound(incoming: dict, current: dict, status: str, current_ref: dict | None):
+    """Every inbound Task change (a hosted ``PUT /Task``, a mirrored remote version) comes
+    through here: the acting provider's foreign codes become Baton's first, so the checks of
+    ``parse_update`` and the state machine then apply unchanged."""
+    incoming, used = foreign_codes.translate(incoming, code_maps.for_acting_provider())
+    change = parse_update(incoming, current, status, current_ref)
+    change.foreign_codes = used or None
+    return change
 
 
 def parse_update(incoming: dict, current: dict, status: str, current_ref: dict | None):
@@ -164,7 +170,15 @@ def _business_status(concept: dict | None) -> str | None:
     except ValueError as exc:
         raise BadCode(str(exc)) from exc
     if code is None:
-        raise BadCode(f"businessStatus must be coded in {codes.system('referral-business-status')}")
+        sent = ", ".join(
+            f"{str(c.get('system'))[:200]}|{str(c.get('code'))[:100]}"
+            for c in (concept.get("coding") or [])[:5]
+            if isinstance(c, dict)
+        )
+        raise BadCode(
+            f"businessStatus {sent or '(no coding)'} is not coded in "
+            f"{codes.system('referral-business-status')} nor in the provider's code map"
+        )
     return code
 
 

@@ -189,6 +189,7 @@ def _register_blueprints(app: Flask) -> None:
         county,
         crisis,
         developers,
+        fhir_codes,
         health,
         home,
         metrics,
@@ -205,7 +206,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     for module in (ui, wizard, crisis, caseload, status_link):
         app.register_blueprint(module.bp)
-    for module in (oauth_clients, developers):  # partner apps (issue 8)
+    for module in (oauth_clients, developers, fhir_codes):  # partner apps (issue 8)
         app.register_blueprint(module.bp)
     init_api(app)
     init_oauth(app)

@@ -213,6 +213,45 @@ def set_fhir_endpoint(provider_slug, base_url, client_id, scope, route_services)
     click.echo(f"register Baton's public keys at the EHR: {base}/fhir/.well-known/client-jwks.json")
 
 
+@click.command("set-fhir-code-map")
+@click.option("--provider", "provider_slug", required=True, help="the provider's slug")
+@click.option(
+    "--file",
+    "source",
+    type=click.File("r"),
+    required=True,
+    help="lines of system|code = baton-code ('-' reads standard input; empty clears the map)",
+)
+@with_appcontext
+def set_fhir_code_map(provider_slug, source):
+    """Replace the map from a provider EHR's own codes to Baton's businessStatus and
+    decline-reason codes (e.g. a BSeR status code)."""
+    from baton.platform.services import code_maps
+
+    text = source.read()
+    mappings = _run(
+        "cli: set a provider's FHIR code map",
+        lambda: code_maps.set_code_map(prov.provider_by_slug(provider_slug), text),
+    )
+    click.echo(f"{len(mappings)} code(s) mapped for {provider_slug}")
+    for mapping in mappings:
+        click.echo(f"  {mapping.line()}")
+
+
+@click.command("show-fhir-code-map")
+@click.option("--provider", "provider_slug", required=True, help="the provider's slug")
+@with_appcontext
+def show_fhir_code_map(provider_slug):
+    """Print a provider's FHIR code map, in the form set-fhir-code-map reads."""
+    from baton.platform.services import code_maps
+
+    mappings = _run(
+        "cli: show a provider's FHIR code map",
+        lambda: code_maps.code_map(prov.provider_by_slug(provider_slug).id),
+    )
+    click.echo(code_maps.as_text(mappings) or f"# no codes mapped for {provider_slug}")
+
+
 @click.command("seed-demo")
 @click.option("--students", default=300, show_default=True, help="students across the districts")
 @with_appcontext
@@ -270,6 +309,8 @@ def register(group: click.Group) -> None:
         create_client,
         revoke_client,
         set_fhir_endpoint,
+        set_fhir_code_map,
+        show_fhir_code_map,
         seed_demo,
         simulate_command,
     ):

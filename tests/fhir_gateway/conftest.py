@@ -183,6 +183,30 @@ def make_referral(
     return ids
 
 
+# ---------------------------------------------------------------- foreign code maps
+
+BSER = "http://hl7.org/fhir/us/bser/CodeSystem/TaskBusinessStatusCS"
+EHR_REASONS = "urn:oid:1.2.3.4.5.reasons"
+PA_MAP = f"""# Provider Alpha's EHR
+{BSER}|5.1.2 = received
+{BSER}|5.2 = declined
+{EHR_REASONS}|CAP = no-capacity
+"""
+
+
+def set_map(app, provider_slug: str, lines: str):
+    """``baton set-fhir-code-map --provider SLUG --file -`` with ``lines`` on its input."""
+    from click.testing import CliRunner
+
+    from baton.platform.commands import set_fhir_code_map
+
+    with app.app_context():
+        result = CliRunner().invoke(
+            set_fhir_code_map, ["--provider", provider_slug, "--file", "-"], input=lines
+        )
+    return result
+
+
 # ---------------------------------------------------------------- push and subscriptions
 
 BATON_CLIENT_AT_EHR = "baton-at-provider-ehr"

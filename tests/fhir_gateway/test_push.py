@@ -13,7 +13,15 @@ from sqlalchemy import text
 
 from baton.platform.models.base import utcnow
 from baton.platform.services import outbox
-from tests.fhir_gateway.conftest import BASE, BATON_CLIENT_AT_EHR, business_status, run_fhir_jobs
+from tests.fhir_gateway.conftest import (
+    BASE,
+    BATON_CLIENT_AT_EHR,
+    BSER,
+    PA_MAP,
+    business_status,
+    run_fhir_jobs,
+    set_map,
+)
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 
@@ -387,6 +395,49 @@ def test_a_remote_change_breaking_the_rules_is_quarantined_not_applied(
         assert "Task completed / closed completed (remote version 2)" in page, url
         assert quarantined[0]["reason"] in page.replace("&#39;", "'"), url
     assert _link(owner_engine, referral_id).version_id == "2"  # seen, so not re-examined
+
+
+def test_the_mirror_reads_the_ehrs_own_codes_through_the_providers_map(
+    app, pushed, remote_ehr, push_ready, owner_engine, api_as
+):
+    """The same map as the hosted PUT (test_code_maps.py): applied before the checks, the
+    code the EHR sent kept with the event; an unmapped one is quarantined, naming it."""
+    referral_id, _ = pushed
+    task_id = _link(owner_engine, referral_id).task_id
+    assert set_map(app, "pa", PA_MAP).exit_code == 0
+
+    def foreign(code):
+        def change(task):
+            task["businessStatus"] = {"coding": [{"system": BSER, "code": code}]}
+
+        return change
+
+    remote_ehr.edit_task(task_id, foreign("5.1.2"))  # still requested: BSeR "received"
+    _poll(push_ready)
+    assert _status(owner_engine, referral_id) == "received"
+    with owner_engine.connect() as conn:
+        event = conn.execute(
+            text(
+                "SELECT to_status, surface, actor_kind, detail FROM referral_events"
+                " WHERE referral_id = :r ORDER BY seq DESC LIMIT 1"
+            ),
+            {"r": referral_id},
+        ).one()
+        audit = conn.execute(
+            text(
+                "SELECT detail FROM audit_log WHERE action = 'status' AND object_id = :r"
+                " ORDER BY at DESC LIMIT 1"
+            ),
+            {"r": str(referral_id)},
+        ).scalar()
+    sent = [{"element": "businessStatus", "system": BSER, "code": "5.1.2", "mapped_to": "received"}]
+    assert event == ("received", "fhir", "provider", {"foreign_codes": sent})
+    assert audit == {"from": "sent", "to": "received", "foreign_codes": sent}
+    remote_ehr.edit_task(task_id, foreign("0.0.7"))
+    _poll(push_ready)
+    assert _status(owner_engine, referral_id) == "received"
+    [held] = api_as("district_admin@a.test").get("/api/v1/deliveries/quarantined").json
+    assert held["business_status"] == "0.0.7" and f"{BSER}|0.0.7" in held["reason"]
 
 
 def test_set_fhir_endpoint_command(app, world, owner_engine):

@@ -274,3 +274,99 @@ def test_another_providers_subscription_is_404_everywhere(fhir_as, world, receiv
     assert other.get("/Subscription").json().get("entry", []) == []
     district = fhir_as(tenant_id=world.tenant_a.id, name="SIS")
     assert district.get(f"/Subscription/{active}").status_code == 404
+
+
+# §9: a subscription's end
+def _with_end(body: dict, end) -> dict:
+    return body | {"end": end.isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
+def test_an_end_in_the_past_is_refused_on_create(ehr, world, owner_engine):
+    past = utcnow() - timedelta(minutes=5)
+    body = _with_end(subscription(world.pa.id, "https://h.test/h"), past)
+    refused = ehr.post("/Subscription", body)
+    assert refused.status_code == 422
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "end" in refused.text and "passed" in refused.text
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM fhir_subscriptions")).scalar() == 0
+
+
+def test_past_its_end_a_subscription_is_off_and_sends_no_heartbeat(
+    app, ehr, world, receiver, push_ready
+):
+    end = utcnow() + timedelta(hours=1)
+    body = _with_end(subscription(world.pa.id, receiver.url, heartbeat=60), end)
+    created = ehr.post("/Subscription", body).json()
+    assert created["end"].startswith(end.strftime("%Y-%m-%dT%H:%M"))
+    now = utcnow()
+    run_fhir_jobs(push_ready, at=now)  # the handshake
+    run_fhir_jobs(push_ready, at=now + timedelta(minutes=30))  # heartbeats while it runs
+    beats = len(receiver.of_type("heartbeat"))
+    assert beats == 1
+    run_fhir_jobs(push_ready, at=end + timedelta(seconds=1))
+    run_fhir_jobs(push_ready, at=end + timedelta(hours=1))
+    assert len(receiver.of_type("heartbeat")) == beats  # nothing after the end
+    read = ehr.get(f"/Subscription/{created['id']}")
+    assert read.json()["status"] == "off" and read.headers["ETag"] == 'W/"2"'
+    status = ehr.get(f"/Subscription/{created['id']}/$status").json()
+    assert _parameters(status)["status"]["valueCode"] == "off"
+    # Switched off, it records nothing more, and cannot be restarted with the end it has.
+    assert ehr.move(world.referral_a.id, "received").status_code == 200
+    run_fhir_jobs(push_ready)
+    assert receiver.of_type("event-notification") == []
+    from baton.fhir_gateway.acting import as_provider
+    from baton.fhir_gateway.subscriptions import parse_subscription
+    from baton.platform.errors import InvalidInput
+    from baton.platform.extensions import db
+    from baton.platform.models.base import travel_to
+    from baton.platform.services import subscriptions as svc
+
+    with app.app_context(), travel_to(end + timedelta(hours=1)), as_provider(world.pa.id, "fhir"):
+        restart = parse_subscription(read.json() | {"status": "requested"})
+        with pytest.raises(InvalidInput) as refused:
+            svc.update_subscription(created["id"], restart)
+        assert "passed" in refused.value.fields["end"]
+        as_read = svc.update_subscription(created["id"], parse_subscription(read.json()))
+        assert as_read.status == "off"  # its owner may PUT back what it read
+        db.session.rollback()
+
+
+def test_a_notification_still_pending_at_the_end_is_not_delivered(
+    app, ehr, world, receiver, push_ready, owner_engine
+):
+    end = utcnow() + timedelta(hours=1)
+    created = ehr.post("/Subscription", _with_end(subscription(world.pa.id, receiver.url), end))
+    created = created.json()
+    now = utcnow()
+    run_fhir_jobs(push_ready, at=now)
+    receiver.status = 503  # the subscriber is down when the Task changes
+    assert ehr.move(world.referral_a.id, "received").status_code == 200
+    run_fhir_jobs(push_ready, at=now + timedelta(minutes=1))
+    receiver.status = 200
+    run_fhir_jobs(push_ready, at=end + timedelta(minutes=5))  # the retry, too late
+    assert receiver.of_type("event-notification") == []
+    with owner_engine.connect() as conn:
+        message = conn.execute(
+            text("SELECT status, last_error FROM fhir_outbox WHERE kind = 'notification'")
+        ).one()
+    assert (message.status, message.last_error) == ("skipped", "the subscription's end has passed")
+    assert ehr.get(f"/Subscription/{created['id']}").json()["status"] == "off"
+    # And a change after the end records no notification at all (the clock, not a job, says so).
+    from baton.fhir_gateway.acting import as_provider
+    from baton.platform.extensions import db
+    from baton.platform.models.base import travel_to
+    from baton.platform.services import referrals
+
+    with owner_engine.begin() as conn:  # as if no delivery run had switched it off yet
+        conn.execute(
+            text("UPDATE fhir_subscriptions SET status = 'active' WHERE id = :s"),
+            {"s": created["id"]},
+        )
+    with app.app_context(), travel_to(end + timedelta(hours=1)), as_provider(world.pa.id, "fhir"):
+        referrals.transition_referral(world.referral_a.id, "accepted")
+        db.session.commit()
+    with owner_engine.connect() as conn:
+        count = "SELECT count(*) FROM fhir_outbox WHERE kind = 'notification'"
+        assert conn.execute(text(count)).scalar() == 1  # only the one skipped above

@@ -24,6 +24,7 @@ from baton.platform.models.cohorts import (
     ReferralFact,
 )
 from baton.platform.models.fhir import (
+    FhirCodeMapping,
     FhirEndpoint,
     FhirMessage,
     PushedTask,
@@ -65,6 +66,7 @@ __all__ = [
     "CrisisRecord",
     "DistrictRollup",
     "Escalation",
+    "FhirCodeMapping",
     "FhirEndpoint",
     "FhirMessage",
     "PushedTask",

@@ -2,9 +2,10 @@
 outbox of outbound FHIR messages, the link from a referral to the Task pushed to an EHR,
 and remote Task changes held back (quarantined) because they break the profile's rules.
 
-Endpoints and subscriptions belong to a provider organisation (which serves many districts),
-like OAuth clients: not tenant tables. Messages, links and quarantined changes are about one
-district's referral: tenant tables, written in the same transaction as their cause.
+Endpoints, code maps and subscriptions belong to a provider organisation (which serves many
+districts), like OAuth clients: not tenant tables. Messages, links and quarantined changes
+are about one district's referral: tenant tables, written in the same transaction as their
+cause.
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ class FhirEndpoint(db.Model):
     poll_cursor: Mapped[str | None] = mapped_column(String(40))
     polled_at: Mapped[datetime | None] = mapped_column(aware)
     poll_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[timestamp]
+
+
+class FhirCodeMapping(db.Model):
+    """One line of a provider's map from its EHR's own codes (e.g. BSeR ``5.1.2``) to
+    Baton's: a businessStatus or a decline reason (which element it fits follows from
+    ``code``). Provider-owned like endpoints: the same map serves the EHR's PUTs to the
+    hosted /fhir and the mirror of Tasks Baton pushed there."""
+
+    __tablename__ = "fhir_code_maps"
+
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_orgs.id"), primary_key=True)
+    system: Mapped[str] = mapped_column(String(300), primary_key=True)
+    foreign_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[timestamp]
 
 

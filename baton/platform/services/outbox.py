@@ -30,6 +30,7 @@ from baton.platform.models import (
 from baton.platform.models.base import utcnow
 from baton.platform.services.audit import record_audit
 from baton.platform.services.common import require_permission
+from baton.platform.services.subscriptions import not_ended
 from baton.tenants.context import require_principal
 from baton.tenants.scoping import access, scoped
 
@@ -104,6 +105,7 @@ def _live_subscriptions(provider_id: uuid.UUID) -> list[uuid.UUID]:
             Subscription.status.in_(NOTIFYING),
             Subscription.activated_at.is_not(None),
             Subscription.deleted_at.is_(None),
+            not_ended(utcnow()),  # past its end: switched off by the next delivery run
         )
         .order_by(Subscription.created_at)
     ).all()

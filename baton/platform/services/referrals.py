@@ -178,6 +178,7 @@ def transition_referral(
     appointment: Appointment | None = None,
     redirected_to: str | None = None,
     provider_ref: dict | None = None,
+    foreign_codes: list[dict] | None = None,
 ) -> Referral:
     """Move a referral to ``target`` if the state machine lets the acting principal.
 
@@ -185,7 +186,9 @@ def transition_referral(
     with the rule's code when the move is not allowed, InvalidInput for missing details,
     ConsentRequired when a provider moves a referral whose consent is no longer active.
     ``provider_ref`` ({"system", "value"}) records the provider's own identifier with the
-    move. Appends one event and one audit row; keeps the due timestamps in step.
+    move; ``foreign_codes``, the EHR's own codings the move was read from (FHIR gateway's
+    code map), are kept in the event and audit detail. Appends one event and one audit
+    row; keeps the due timestamps in step.
     """
     require_permission("referral.manage", "provider.referrals")
     referral = access_referral(referral_id, audit=False)
@@ -198,6 +201,7 @@ def transition_referral(
         appointment=appointment,
         redirected_to=redirected_to,
         provider_ref=provider_ref,
+        foreign_codes=foreign_codes,
     )
 
 
@@ -227,6 +231,7 @@ def _move(
     appointment: Appointment | None = None,
     redirected_to: str | None = None,
     provider_ref: dict | None = None,
+    foreign_codes: list[dict] | None = None,
 ) -> Referral:
     principal = require_principal()
     source = referral.status
@@ -254,15 +259,14 @@ def _move(
     detail = _event_detail(referral, source, target, provider_ref)
     if actor != actor_kind(principal):
         detail["on_behalf_of"] = actor
+    audit_detail = {"from": source, "to": target}
+    if foreign_codes:
+        detail["foreign_codes"] = audit_detail["foreign_codes"] = foreign_codes
     _append_event(referral, source, target, reason=reason, detail=detail)
     record_task_change(referral)  # the EHR push and subscription notifications it owes
     _alert_district(referral, target, actor)
     record_audit(
-        "status",
-        "referral",
-        referral.id,
-        tenant_id=referral.tenant_id,
-        detail={"from": source, "to": target},
+        "status", "referral", referral.id, tenant_id=referral.tenant_id, detail=audit_detail
     )
     db.session.flush()
     return referral

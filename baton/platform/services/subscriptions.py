@@ -6,7 +6,8 @@ owns, in every partner district; another provider's (or any district's) caller f
 nothing, exactly as if it did not exist. Notifications go by rest-hook to HTTPS only.
 Lifecycle: created ``requested`` -> handshake -> ``active`` on a 2xx answer, else ``error``;
 a failing heartbeat or notification turns it to ``error``, the next success back to
-``active``; ``off`` (set by its owner) stops everything.
+``active``; ``off`` (set by its owner, or by Baton once its ``end`` has passed) stops
+everything: no notification is recorded or delivered, no heartbeat sent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from baton.platform.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed
 from baton.platform.extensions import db
@@ -50,8 +51,10 @@ def _owner() -> uuid.UUID:
     return principal.provider_id
 
 
-def _check(data: SubscriptionInput, provider_id: uuid.UUID) -> None:
+def _check(data: SubscriptionInput, provider_id: uuid.UUID, *, creating: bool) -> None:
     errors = {}
+    if data.end is not None and as_utc(data.end) <= utcnow() and (creating or data.status != "off"):
+        errors["end"] = "the end has passed: give a later end, or none"
     if data.owner_id != provider_id:
         errors["criteria"] = f"the filter must be Task?owner=Organization/{provider_id}"
     url = urlparse(data.endpoint or "")
@@ -72,7 +75,7 @@ def create_subscription(data: SubscriptionInput) -> Subscription:
     succeeds. Raises Forbidden for a caller that is not a provider, InvalidInput for a
     foreign filter, a non-HTTPS endpoint, a too-short heartbeat."""
     provider_id = _owner()
-    _check(data, provider_id)
+    _check(data, provider_id, creating=True)
     row = Subscription(
         id=uuid.uuid4(),
         provider_id=provider_id,
@@ -136,7 +139,7 @@ def update_subscription(
     row = access_subscription(subscription_id)
     if expected_version is not None and expected_version != row.version:
         raise PreconditionFailed()
-    _check(data, row.provider_id)
+    _check(data, row.provider_id, creating=False)
     _apply(row, data)
     row.version += 1
     db.session.flush()
@@ -150,6 +153,38 @@ def delete_subscription(subscription_id) -> None:
     db.session.flush()
 
 
+def ended(row: Subscription, now: datetime) -> bool:
+    return row.end is not None and as_utc(row.end) <= now
+
+
+def end_subscription(row: Subscription) -> None:
+    """Its ``end`` has passed: ``off``, like one its owner switched off (a new version)."""
+    if row.status != "off":
+        row.status, row.due_at, row.last_error = "off", None, None
+        row.version += 1
+
+
+def end_passed_subscriptions(now: datetime) -> int:
+    """Switch off every subscription whose ``end`` has passed; returns how many. System
+    scope (the periodic delivery job, before it looks for what is due)."""
+    assert require_principal().unbound_system, "cross-provider write: use system_scope()"
+    return db.session.execute(
+        update(Subscription)
+        .where(
+            Subscription.end.is_not(None),
+            Subscription.end <= now,
+            Subscription.status != "off",
+        )
+        .values(status="off", due_at=None, last_error=None, version=Subscription.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def not_ended(now: datetime):
+    """SQL criterion: the subscription has no end, or it is still ahead."""
+    return or_(Subscription.end.is_(None), Subscription.end > now)
+
+
 def due_subscriptions(now: datetime, *, limit: int = 200) -> list[tuple[uuid.UUID, str]]:
     """(subscription id, "handshake" | "heartbeat") owed now. System scope."""
     assert require_principal().unbound_system, "cross-provider read: use system_scope()"
@@ -159,6 +194,7 @@ def due_subscriptions(now: datetime, *, limit: int = 200) -> list[tuple[uuid.UUI
             Subscription.status.in_(("requested", "active", "error")),
             Subscription.due_at.is_not(None),
             Subscription.due_at <= now,
+            not_ended(now),
         )
         .order_by(Subscription.due_at)
         .limit(limit)
@@ -174,6 +210,9 @@ def claim_subscription(subscription_id: uuid.UUID, what: str) -> Subscription | 
         .with_for_update(skip_locked=True)
     ).first()
     if row is None or row.due_at is None or as_utc(row.due_at) > utcnow():
+        return None
+    if ended(row, utcnow()):
+        end_subscription(row)
         return None
     wanted = ("requested",) if what == "handshake" else ("active", "error")
     return row if row.status in wanted else None

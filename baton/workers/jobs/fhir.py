@@ -24,10 +24,11 @@ from baton.workers.runtime import job
 
 @job
 def deliver_due_fhir(limit: int = 200) -> int:
-    """Enqueue one job per outbox message and per subscription handshake or heartbeat that
-    is due; returns how many."""
+    """Switch off subscriptions whose end has passed, then enqueue one job per outbox message
+    and per subscription handshake or heartbeat that is due; returns how many."""
     now = utcnow()
     with system_scope("fhir outbox: find due deliveries"):
+        subscriptions.end_passed_subscriptions(now)
         messages = outbox.due_messages(now, limit=limit)
         owed = subscriptions.due_subscriptions(now, limit=limit)
     for tenant_id, message_id in messages:
