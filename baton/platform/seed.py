@@ -155,7 +155,12 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
         "provider_admin",
         provider=harbor,
     )
-    logins.append(("admin@harbor.demo", f"Provider admin (API and FHIR clients), {harbor.name}"))
+    logins.append(
+        (
+            "admin@harbor.demo",
+            f"Provider admin (API and FHIR clients, service sites), {harbor.name}",
+        )
+    )
     prov.create_user(
         "commissioner@lake-county.demo",
         "Lake County Commissioner",

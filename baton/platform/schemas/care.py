@@ -151,6 +151,21 @@ class DirectoryServiceSchema(DumpSchema):
     )
 
 
+class SchoolSchema(DumpSchema):
+    id = ma.fields.UUID()
+    name = ma.fields.String()
+    code = ma.fields.String()
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+
+
+class SchoolLocationSchema(LoadSchema):
+    """Both keys, each a number or null (both null: no location). Ranges are the service's."""
+
+    latitude = ma.fields.Float(required=True, allow_none=True)
+    longitude = ma.fields.Float(required=True, allow_none=True)
+
+
 class CrisisStepSchema(DumpSchema):
     at = ma.fields.String()
     action = ma.fields.String()
