@@ -1,7 +1,15 @@
 """Forms of the district admin pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from baton.platform.services.provisioning import EMAIL
@@ -28,9 +36,28 @@ class RemoveRoleForm(FlaskForm):
     membership_id = StringField(validators=[DataRequired()])
 
 
-class SchoolForm(FlaskForm):
+def _coordinate(label):
+    # Text, not a number field: the service checks the value and explains what is wrong.
+    return StringField(label, validators=[Optional(), Length(max=40)])
+
+
+class LocationForm(FlaskForm):
+    """Where something is: both coordinates (decimal degrees) or neither."""
+
+    latitude = _coordinate("Latitude (e.g. 41.9123)")
+    longitude = _coordinate("Longitude (e.g. -88.0456)")
+
+
+class SchoolForm(LocationForm):
     name = StringField("School name", validators=[DataRequired(), Length(max=200)])
     code = StringField("School code", validators=[DataRequired(), Length(max=32)])
+
+
+class ServiceSiteForm(LocationForm):
+    """A provider admin's form for one service's site (blank everywhere: no site)."""
+
+    service_id = HiddenField(validators=[DataRequired()])
+    site_address = StringField("Site address", validators=[Optional(), Length(max=300)])
 
 
 class PartnershipForm(FlaskForm):

@@ -42,9 +42,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "auditor": frozenset({"audit.read", "metrics.read", "audit.sample"}),
     "provider_intake": frozenset({"provider.referrals", "referral.read", "directory.read"}),
-    # Manages the provider's partner apps (OAuth clients), and works intake like its staff.
+    # Manages the provider's partner apps (OAuth clients) and its services' sites, and works
+    # intake like its staff.
     "provider_admin": frozenset(
         {"provider.referrals", "referral.read", "directory.read", "apps.manage"}
+        | {"services.manage"}
     ),
     "commissioner": frozenset({"county.metrics"}),
 }

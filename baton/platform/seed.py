@@ -22,17 +22,26 @@ from baton.platform.services import provisioning as prov
 # Demo data only: seeding refuses to run in production.
 DEMO_PASSWORD = "baton-demo-password"  # noqa: S105
 
+# Made-up places around one (fictional) county near 41.9N, 88.0W, so the wizard shows
+# distances: schools as (name, code, latitude, longitude).
 DISTRICTS = [
     (
         "North Lake School District",
         "north-lake",
-        [("North Lake High", "NLH"), ("Birch Middle", "BMS")],
+        [("North Lake High", "NLH", 41.9621, -88.0153), ("Birch Middle", "BMS", 41.9484, -87.9912)],
     ),
-    ("River Valley Schools", "river-valley", [("Valley Elementary", "VES"), ("River High", "RHS")]),
+    (
+        "River Valley Schools",
+        "river-valley",
+        [("Valley Elementary", "VES", 41.8733, -88.0921), ("River High", "RHS", 41.8612, -88.0608)],
+    ),
     (
         "East Prairie USD",
         "east-prairie",
-        [("Prairie Middle", "PMS"), ("Eastside Elementary", "EES")],
+        [
+            ("Prairie Middle", "PMS", 41.9052, -87.9347),
+            ("Eastside Elementary", "EES", 41.9181, -87.9116),
+        ],
     ),
 ]
 PROVIDERS = [
@@ -40,6 +49,21 @@ PROVIDERS = [
     ("Lakeside Family Counseling", "lakeside", "portal", None),
     ("Prairie Youth Services", "prairie-youth", "phone", "+1-555-0100"),
 ]
+# Each provider's two sites: (address, latitude, longitude) for its assessment and counseling.
+SITES = {
+    "harbor": (
+        ("1200 Harbor Way, Lakeport", 41.9302, -87.9684),
+        ("310 Mill St, River Valley", 41.8689, -88.0745),
+    ),
+    "lakeside": (
+        ("45 Shore Rd, North Lake", 41.9755, -88.0302),
+        ("45 Shore Rd, North Lake", 41.9755, -88.0302),
+    ),
+    "prairie-youth": (
+        ("800 Prairie Ave, East Prairie", 41.8971, -87.9050),
+        ("22 Elm Ct, Birchwood", 41.9416, -87.9588),
+    ),
+}
 PARTNERS = {
     "north-lake": ["harbor", "lakeside", "prairie-youth"],
     "river-valley": ["harbor", "lakeside"],
@@ -102,8 +126,8 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
     logins = []
     for name, slug, schools in DISTRICTS:
         tenant, _ = prov.create_tenant(name, slug, county.slug)
-        for school_name, code in schools:
-            prov.create_school(tenant, school_name, code)
+        for school_name, code, latitude, longitude in schools:
+            prov.create_school(tenant, school_name, code, latitude=latitude, longitude=longitude)
         for provider_slug in PARTNERS[slug]:
             prov.create_partnership(
                 tenant,
@@ -131,7 +155,12 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
         "provider_admin",
         provider=harbor,
     )
-    logins.append(("admin@harbor.demo", f"Provider admin (API and FHIR clients), {harbor.name}"))
+    logins.append(
+        (
+            "admin@harbor.demo",
+            f"Provider admin (API and FHIR clients, service sites), {harbor.name}",
+        )
+    )
     prov.create_user(
         "commissioner@lake-county.demo",
         "Lake County Commissioner",
@@ -150,6 +179,9 @@ def seed(student_count: int = 300) -> list[tuple[str, str]]:
 
 def _provider(name, slug, route, contact):
     provider, _ = prov.create_provider(name, slug, phone="+1-555-0100")
+    assessment_site, counseling_site = (
+        {"site_address": a, "latitude": lat, "longitude": lon} for a, lat, lon in SITES[slug]
+    )
     prov.create_service(
         provider,
         f"{name}: youth assessment",
@@ -161,6 +193,7 @@ def _provider(name, slug, route, contact):
         current_wait_days=5,
         intake_route=route,
         intake_contact=contact,
+        **assessment_site,
     )
     prov.create_service(
         provider,
@@ -173,6 +206,7 @@ def _provider(name, slug, route, contact):
         current_wait_days=12,
         intake_route=route,
         intake_contact=contact,
+        **counseling_site,
     )
     return provider
 

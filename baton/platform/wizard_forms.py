@@ -21,6 +21,7 @@ from baton.platform.services.triage import SOURCES
 
 YES_NO = choices([("yes", "Yes"), ("no", "No")])
 ANY = choices([("", "Any")])
+WITHIN_MILES = ("5", "10", "25", "50")
 
 
 def checkbox_list(label, values, **kw):
@@ -72,9 +73,21 @@ class SearchForm(FlaskForm):
     max_wait = SelectField(
         "Current wait",
         choices=choices([("", "Any"), ("7", "A week or less"), ("14", "Two weeks or less")]),
+        default="",
         validators=[Optional()],
     )
     on_campus = BooleanField("Seen at school (on campus)")
+    near_school_id = SelectField("Distance from", choices=[], default="")
+    within_miles = SelectField(
+        "Within",
+        choices=choices([("", "Any distance"), *((m, f"{m} miles") for m in WITHIN_MILES)]),
+        default="",
+    )
+    sort = SelectField(
+        "Order",
+        choices=choices([("wait", "Shortest wait first"), ("distance", "Nearest first")]),
+        default="wait",
+    )
 
 
 class ConsentForm(FlaskForm):

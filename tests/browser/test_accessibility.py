@@ -74,7 +74,7 @@ def test_main_pages_have_no_serious_or_critical_violations(app, world, new_page)
         ],
         "escalation_lead@a.test": ["/escalations"],
         "intake@pa.test": ["/provider", f"/provider/referrals/{referral}"],
-        "provider_admin@pa.test": ["/admin/apps/fhir-codes"],
+        "provider_admin@pa.test": ["/admin/apps/fhir-codes", "/provider/services"],
         "district_admin@a.test": [
             "/admin",
             "/admin/checklist",

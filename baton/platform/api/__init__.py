@@ -46,6 +46,7 @@ def init_api(app: Flask) -> None:
         metrics,
         notifications,
         referrals,
+        schools,
         settings,
         students,
     )
@@ -82,6 +83,7 @@ def init_api(app: Flask) -> None:
         crisis,
         settings,
         directory,
+        schools,
         notifications,
     ):
         csrf.exempt(module.blp)  # cookie callers are checked in api.auth; bearer needs none

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.platform.extensions import db
@@ -23,6 +32,15 @@ SERVICE_TYPES = (
     "substance-use",
     "case-management",
 )
+
+
+def _location_checks() -> tuple[CheckConstraint, ...]:
+    """The database's own guard behind services/locations.py: a real point, or none."""
+    return (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="both_or_neither"),
+    )
 
 
 class County(db.Model):
@@ -51,11 +69,14 @@ class Tenant(db.Model):
 
 class School(TenantKeyed, db.Model):
     __tablename__ = "schools"
-    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "code"), *_location_checks())
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str] = mapped_column(String(32))
+    # Where the school is, for the directory's distances; optional.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[timestamp]
 
 
@@ -77,7 +98,7 @@ class Service(db.Model):
     """A provider's service, as listed in the directory. Provider-owned (``provider_id``)."""
 
     __tablename__ = "services"
-    __table_args__ = (Index(None, "provider_id", "service_type"),)
+    __table_args__ = (Index(None, "provider_id", "service_type"), *_location_checks())
 
     id: Mapped[uuid_pk]
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_orgs.id"))
@@ -92,6 +113,10 @@ class Service(db.Model):
     current_wait_days: Mapped[int] = mapped_column(default=0)
     intake_route: Mapped[str] = mapped_column(String(16))
     intake_contact: Mapped[str | None] = mapped_column(String(300))  # FHIR base URL or phone
+    # The site families travel to; none for telehealth-only services.
+    site_address: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[timestamp]
 

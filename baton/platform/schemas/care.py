@@ -10,6 +10,7 @@ from baton.platform.services.navigation import (
     RESOLUTIONS,
     SUPPORTS,
 )
+from baton.platform.services.providers import MAX_MILES, SORTS
 from baton.platform.services.triage import SOURCES
 
 
@@ -116,6 +117,15 @@ class ServiceQueryArgs(LoadSchema):
     max_wait_days = ma.fields.Integer(
         load_default=None, validate=ma.validate.Range(min=0, max=3650)
     )
+    near_school_id = ma.fields.UUID(
+        load_default=None, metadata={"description": "Measure distances from this school"}
+    )
+    within_miles = ma.fields.Float(
+        load_default=None,
+        validate=ma.validate.Range(min=0, min_inclusive=False, max=MAX_MILES),
+        metadata={"description": "Needs near_school_id; telehealth and on-campus stay listed"},
+    )
+    sort = one_of(SORTS, load_default="wait")
 
 
 class DirectoryServiceSchema(DumpSchema):
@@ -132,6 +142,28 @@ class DirectoryServiceSchema(DumpSchema):
     capacity = ma.fields.Integer()
     current_wait_days = ma.fields.Integer()
     intake_route = ma.fields.String()
+    site_address = ma.fields.String(allow_none=True)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+    distance_miles = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "From near_school_id; null without it or without a site"},
+    )
+
+
+class SchoolSchema(DumpSchema):
+    id = ma.fields.UUID()
+    name = ma.fields.String()
+    code = ma.fields.String()
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+
+
+class SchoolLocationSchema(LoadSchema):
+    """Both keys, each a number or null (both null: no location). Ranges are the service's."""
+
+    latitude = ma.fields.Float(required=True, allow_none=True)
+    longitude = ma.fields.Float(required=True, allow_none=True)
 
 
 class CrisisStepSchema(DumpSchema):

@@ -15,6 +15,7 @@ from baton.platform.permissions import ROLES
 from baton.platform.services import provisioning
 from baton.platform.services.audit import record_audit
 from baton.platform.services.common import require_permission
+from baton.platform.services.locations import check_location
 from baton.tenants.scoping import access
 
 DISTRICT_ROLES = tuple(role for role, kind in ROLES.items() if kind == "district")
@@ -58,10 +59,41 @@ def remove_role(membership_id) -> None:
     db.session.flush()
 
 
-def add_school(*, name: str, code: str) -> School:
+def add_school(*, name: str, code: str, latitude=None, longitude=None) -> School:
+    """Add a school, with its location if known (both coordinates or neither).
+
+    Raises InvalidInput (per field) for a missing name or code or a point that is not real."""
     tenant = _tenant()
-    school, _ = provisioning.create_school(tenant, name, code)
+    school, _ = provisioning.create_school(
+        tenant, name, code, latitude=latitude, longitude=longitude
+    )
     record_audit("create", "school", school.id)
+    return school
+
+
+def access_school(school_id: uuid.UUID) -> School:
+    """One of the admin's district's schools; NotFound otherwise (foreign = missing)."""
+    require_permission("admin.manage")
+    school = access(db.session, School, school_id)
+    if school is None:
+        raise NotFound("No such school")
+    return school
+
+
+def set_school_location(school_id: uuid.UUID, *, latitude=None, longitude=None) -> School:
+    """Set (or, with neither coordinate, clear) where one of the district's schools is.
+
+    Raises NotFound for a school outside the district, InvalidInput (per field) for a point
+    that is not real; nothing is stored then."""
+    school = access_school(school_id)
+    school.latitude, school.longitude = check_location(latitude, longitude)
+    record_audit(
+        "update",
+        "school",
+        school.id,
+        detail={"latitude": school.latitude, "longitude": school.longitude},
+    )
+    db.session.flush()
     return school
 
 

@@ -31,6 +31,7 @@ from baton.platform.models import (
 from baton.platform.models.orgs import INSURANCE, INTAKE_ROUTES, MODALITIES, SERVICE_TYPES
 from baton.platform.permissions import ROLES
 from baton.platform.services.auth import hash_password
+from baton.platform.services.locations import check_location
 from baton.platform.services.settings import DEFAULT_HIGH_NEED, DEFAULT_QUESTIONS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -112,14 +113,24 @@ def create_tenant(name: str, slug: str, county_slug: str) -> tuple[Tenant, bool]
     return tenant, True
 
 
-def create_school(tenant: Tenant, name: str, code: str) -> tuple[School, bool]:
+def create_school(
+    tenant: Tenant, name: str, code: str, *, latitude=None, longitude=None
+) -> tuple[School, bool]:
+    """A school; its location is optional (both coordinates or neither, see locations.py)."""
     code = (code or "").strip()
     if not code:
         raise InvalidInput("school code is required", fields={"code": "required"})
+    latitude, longitude = check_location(latitude, longitude)
     existing = _one(select(School).where(School.tenant_id == tenant.id, School.code == code))
     if existing:
         return existing, False
-    school = School(tenant_id=tenant.id, name=_check_name(name), code=code)
+    school = School(
+        tenant_id=tenant.id,
+        name=_check_name(name),
+        code=code,
+        latitude=latitude,
+        longitude=longitude,
+    )
     db.session.add(school)
     db.session.flush()
     return school, True
@@ -155,10 +166,22 @@ def create_service(provider: ProviderOrg, name: str, **attrs) -> tuple[Service, 
         raise InvalidInput("unknown intake route", fields={"intake_route": "invalid"})
     _check_choices("modalities", attrs.get("modalities", []), MODALITIES)
     _check_choices("insurance_accepted", attrs.get("insurance_accepted", []), INSURANCE)
+    attrs |= check_site(
+        attrs.pop("site_address", None), attrs.pop("latitude", None), attrs.pop("longitude", None)
+    )
     service = Service(provider_id=provider.id, name=_check_name(name), **attrs)
     db.session.add(service)
     db.session.flush()
     return service, True
+
+
+def check_site(site_address, latitude, longitude) -> dict:
+    """A service site's columns: an optional address line and an optional point."""
+    address = (site_address or "").strip() or None
+    if address is not None and len(address) > 300:
+        raise InvalidInput("address too long", fields={"site_address": "at most 300 characters"})
+    latitude, longitude = check_location(latitude, longitude)
+    return {"site_address": address, "latitude": latitude, "longitude": longitude}
 
 
 def create_partnership(

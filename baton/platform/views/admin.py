@@ -10,6 +10,7 @@ import uuid
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from baton.platform.admin_forms import (
+    LocationForm,
     PartnershipForm,
     RemoveRoleForm,
     SchoolForm,
@@ -49,8 +50,25 @@ def _settings_form(obj=None) -> SettingsForm:
     return form
 
 
+def _location_form(school, formdata=None) -> LocationForm:
+    prefix = f"loc{school.id.hex[:8]}"
+    if formdata is not None:
+        return LocationForm(prefix=prefix)
+    return LocationForm(
+        prefix=prefix,
+        formdata=None,
+        data={"latitude": _text(school.latitude), "longitude": _text(school.longitude)},
+    )
+
+
+def _text(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 def _index(status=200, **forms):
     partnerships = directory.district_partnerships()
+    schools = list_schools()
+    failed_location = forms.get("location")
     services = (
         db.session.scalars(
             db.select(Service)
@@ -62,7 +80,13 @@ def _index(status=200, **forms):
     )
     page = render_template(
         "admin/index.html",
-        schools=list_schools(),
+        schools=schools,
+        location_forms={
+            s.id: failed_location[1]
+            if failed_location and failed_location[0] == s.id
+            else _location_form(s)
+            for s in schools
+        },
         partnerships=partnerships,
         partnership_forms={
             p.id: PartnershipForm(prefix=f"p{p.id.hex[:8]}", active=not p.active)
@@ -123,12 +147,35 @@ def add_school():
     if not form.validate_on_submit():
         return _index(422, school=form)
     try:
-        svc.add_school(name=form.name.data, code=form.code.data)
+        svc.add_school(
+            name=form.name.data,
+            code=form.code.data,
+            latitude=form.latitude.data,
+            longitude=form.longitude.data,
+        )
     except InvalidInput as exc:
         db.session.rollback()
         attach(form, exc)
         return _index(422, school=form)
     return redirect(url_for("admin.index", done="school") + "#schools")
+
+
+@bp.post("/schools/<uuid:school_id>/location")
+@login_required("admin.manage")
+def set_school_location(school_id: uuid.UUID):
+    school = svc.access_school(school_id)
+    form = _location_form(school, formdata=request.form)
+    if not form.validate_on_submit():
+        return _index(422, location=(school.id, form))
+    try:
+        svc.set_school_location(
+            school.id, latitude=form.latitude.data, longitude=form.longitude.data
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        attach(form, exc)
+        return _index(422, location=(school_id, form))
+    return redirect(url_for("admin.index", done="school location") + "#schools")
 
 
 @bp.post("/partnerships/<uuid:partnership_id>")

@@ -16,8 +16,10 @@ from baton.platform.services import directory, status_links
 from baton.platform.services.portal import provider_inbox, provider_referral
 from baton.platform.views.forms_util import attach
 from baton.platform.views.provider_actions import apply_provider_action, chosen, provider_forms
+from baton.platform.views.provider_services import services_bp
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
+bp.register_blueprint(services_bp)
 PORTAL_FILTERS = ("sent", "received", "accepted", "scheduled", "no-show", "engaged")
 
 

@@ -18,7 +18,7 @@ from baton.platform.services import consent as consent_svc
 from baton.platform.services import directory, providers, settings, triage
 from baton.platform.services import referrals as referral_svc
 from baton.platform.services import students as student_svc
-from baton.platform.views.forms_util import attach, form_status
+from baton.platform.views.forms_util import attach, form_status, uuid_or_none
 from baton.platform.wizard_forms import (
     HANDOFF_STEPS,
     ConsentForm,
@@ -118,21 +118,11 @@ def _concern(concern_id) -> tuple[Concern, object]:
 def provider(concern_id: uuid.UUID):
     """The tier and why, then the directory: partner providers' services matching the filters."""
     found, student = _concern(concern_id)
-    search = SearchForm(request.args)
-    if not search.language.data and "language" not in request.args:
-        search.language.data = student.preferred_language
-    partners = {p.provider_id for p, _ in directory.district_partnerships() if p.active}
-    services = [
-        s
-        for s in providers.search_services(
-            language=search.language.data or None,
-            modality="on-campus" if search.on_campus.data else (search.modality.data or None),
-            insurance=search.insurance.data or None,
-            service_type=search.service_type.data or None,
-            max_wait_days=int(search.max_wait.data) if search.max_wait.data else None,
-        )
-        if s["provider_id"] in partners
-    ]
+    search, schools = _search_form(student)
+    services, status = _search(search), 200
+    if services is None:
+        services, status = [], 422
+    near = next((s for s in schools if str(s.id) == search.near_school_id.data), None)
     checklist = db.session.get(TriageChecklist, (found.tenant_id, found.checklist_id))
     why_yes = [q for q in checklist.questions if found.answers.get(q["key"])]
     reasons = found.high_need_reasons
@@ -140,14 +130,55 @@ def provider(concern_id: uuid.UUID):
     return _render(
         "wizard/provider.html",
         2,
+        status,
         why_yes=why_yes,
         why_high=why_high,
         student=student,
         concern=found,
         search=search,
         services=services,
+        near=near,
         checklist=checklist,
     )
+
+
+def _search_form(student) -> tuple[SearchForm, list]:
+    """The filters from the URL; language and distance default to the student's."""
+    search = SearchForm(request.args)
+    if not search.language.data and "language" not in request.args:
+        search.language.data = student.preferred_language
+    schools = student_svc.list_schools()
+    search.near_school_id.choices = choices(
+        [("", "Don't measure"), *((str(s.id), s.name) for s in schools)]
+    )
+    if "near_school_id" not in request.args:
+        search.near_school_id.data = str(student.school_id)
+    return search, schools
+
+
+def _search(search: SearchForm) -> list[dict] | None:
+    """Partner services matching the filters; None when a filter is refused (its message
+    is on the form)."""
+    # Values that feed int() or the distance search must be one of the choices.
+    checked = (search.max_wait, search.near_school_id, search.within_miles, search.sort)
+    if not all([f.validate(search) for f in checked]):
+        return None
+    try:
+        found = providers.search_services(
+            language=search.language.data or None,
+            modality="on-campus" if search.on_campus.data else (search.modality.data or None),
+            insurance=search.insurance.data or None,
+            service_type=search.service_type.data or None,
+            max_wait_days=int(search.max_wait.data) if search.max_wait.data else None,
+            near_school_id=uuid_or_none(search.near_school_id.data),
+            within_miles=int(search.within_miles.data) if search.within_miles.data else None,
+            sort=search.sort.data or "wait",
+        )
+    except InvalidInput as exc:
+        attach(search, exc)
+        return None
+    partners = {p.provider_id for p, _ in directory.district_partnerships() if p.active}
+    return [s for s in found if s["provider_id"] in partners]
 
 
 def _service(concern_found) -> Service:
