@@ -109,8 +109,8 @@ def _install_request_hooks(app: Flask) -> None:
 def _refuse_unstorable_input() -> None:
     """PostgreSQL cannot store NUL in text: refuse it in forms and query strings up front
     (JSON bodies are checked by the API's schemas)."""
-    for values in (request.args, request.form):
-        if any("\x00" in value for value in values.values()):
+    for values in (request.args, request.form):  # every value of a repeated field too
+        if any("\x00" in value for _, value in values.items(multi=True)):
             raise InvalidInput("Input must not contain NUL characters")
 
 
@@ -148,6 +148,9 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code >= 500:
+            # A failed statement leaves the session unusable, and the page needs it.
+            db.session.rollback()
         data = getattr(exc, "data", None) or {}
         fields = data.get("messages") or data.get("errors")
         if isinstance(fields, dict) and set(fields) <= {"json", "query", "form", "headers"}:

@@ -119,6 +119,10 @@ def provider(concern_id: uuid.UUID):
     """The tier and why, then the directory: partner providers' services matching the filters."""
     found, student = _concern(concern_id)
     search = SearchForm(request.args)
+    if request.args and not search.validate():
+        for f in search:  # a filter that is not one of the choices is shown as such, unused
+            if f.errors:
+                f.data = None
     if not search.language.data and "language" not in request.args:
         search.language.data = student.preferred_language
     partners = {p.provider_id for p, _ in directory.district_partnerships() if p.active}
