@@ -107,11 +107,15 @@ def _install_request_hooks(app: Flask) -> None:
 
 
 def _refuse_unstorable_input() -> None:
-    """PostgreSQL cannot store NUL in text: refuse it in forms and query strings up front
-    (JSON bodies are checked by the API's schemas)."""
+    """PostgreSQL cannot store NUL in text: refuse it in paths, forms and query strings up
+    front (an id in a path is audited when it is not found; JSON bodies are checked by the
+    API's schemas)."""
+    path_values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
     for values in (request.args, request.form):  # every value of a repeated field too
         if any("\x00" in value for _, value in values.items(multi=True)):
             raise InvalidInput("Input must not contain NUL characters")
+    if any("\x00" in value for value in path_values):
+        raise InvalidInput("Input must not contain NUL characters")
 
 
 def _surface() -> str:
