@@ -124,10 +124,17 @@ def _surface() -> str:
     return "api" if request.path.startswith(API_PREFIX + "/") else "ui"
 
 
+def _error_surface() -> str:
+    """Whose error format applies: the surface's, or the token service's JSON endpoints'."""
+    from baton.platform.oauth.errors import is_oauth_json
+
+    return "oauth" if is_oauth_json() else _surface()
+
+
 def _render_error(status: int, code: str, title: str, detail: str, fields: dict | None = None):
     """One renderer per surface: problem+json for the API, a page for people, and what
     a package registers in ``app.extensions["baton_error_renderers"]`` (FHIR: OperationOutcome)."""
-    renderer = current_app.extensions.get("baton_error_renderers", {}).get(_surface())
+    renderer = current_app.extensions.get("baton_error_renderers", {}).get(_error_surface())
     if renderer is not None:
         return renderer(status, code, title, detail, fields)
     if _surface() == "api":
