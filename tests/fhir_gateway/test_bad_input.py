@@ -22,11 +22,12 @@ class Caller:
         self.client = app.test_client()
         self.headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}
         self.engine = engine
+        self.counts = write_counts(engine)  # as after the last request
         self.problems: list[str] = []
 
     def refused(self, method: str, path: str, *, data=None, headers=None, what=""):
         """Send it; note a problem unless it is a 4xx OperationOutcome that wrote nothing."""
-        before = write_counts(self.engine)
+        before = self.counts
         label = f"{method} {path[:120]} {what[:120]}"
         try:
             response = self.client.open(
@@ -45,7 +46,8 @@ class Caller:
                 self.problems.append(f"{response.status_code} not an OperationOutcome {label}")
             else:
                 assert_valid_fhir(body)
-        diff = changed(before, write_counts(self.engine))
+        self.counts = write_counts(self.engine)  # the next request's "before"
+        diff = changed(before, self.counts)
         if diff:
             self.problems.append(f"{label} wrote {diff}")
         return response

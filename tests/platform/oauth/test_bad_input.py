@@ -41,12 +41,17 @@ class Caller:
     def __init__(self, app, engine):
         self.client = app.test_client()
         self.engine = engine
+        self.counts = write_counts(engine)  # as after the last request
         self.problems: list[str] = []
+
+    def settled(self) -> None:
+        """The test's own setup (registrations) is not the requests' doing."""
+        self.counts = write_counts(self.engine)
 
     def refused(self, method, path, pairs=None, *, headers=None, data=None, what=""):
         """Note a problem unless the answer is a 4xx RFC 6749 error JSON that wrote nothing
         (a used assertion id is kept even when the request fails, on purpose: not counted)."""
-        before = write_counts(self.engine)
+        before = self.counts
         body = data if data is not None else (form_body(pairs) if pairs is not None else None)
         kind = "application/x-www-form-urlencoded" if pairs is not None else None
         label = f"{method} {path} {what[:100]}"
@@ -64,7 +69,8 @@ class Caller:
             self.problems.append(
                 f"{response.status_code} {response.mimetype} {response.text[:120]!r} {label}"
             )
-        diff = changed(before, write_counts(self.engine))
+        self.counts = write_counts(self.engine)  # the next request's "before"
+        diff = changed(before, self.counts)
         diff.pop("used_assertions", None)
         if diff:
             self.problems.append(f"{label} wrote {diff}")
@@ -142,6 +148,7 @@ def test_token_endpoint_refuses_in_oauth_errors(app, world, caller):
     backend = register_client(app, provider_id=world.pa.id, key=rsa_key("k-1"))
     partner = register_app(app, tenant_id=world.tenant_a.id)
     cid = backend.client_id
+    caller.settled()
     cc = [("grant_type", "client_credentials"), ("client_assertion_type", ASSERTION_TYPE)]
     for what, assertion in _assertions(backend).items():
         caller.refused("POST", "/oauth/token", [*cc, ("client_assertion", assertion)], what=what)
@@ -231,6 +238,7 @@ def test_revoke_introspect_userinfo_refuse_in_oauth_errors(app, world, caller):
     partner = register_app(app, tenant_id=world.tenant_a.id)
     public = register_app(app, tenant_id=world.tenant_a.id, client_type="public", name="Public")
     auth = [("client_id", partner.client_id), ("client_secret", partner.secret)]
+    caller.settled()
     for path in ("/oauth/revoke", "/oauth/introspect"):
         for what, pairs in {
             "nothing": [],
