@@ -101,6 +101,8 @@ def read_body(resource_type: str) -> dict:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("The body is nested too deeply") from exc
     try:
         return fhir.parse(resource_type, body)
     except fhir.StructureError as exc:

@@ -292,6 +292,7 @@ def search_communications():
     unknown = set(request.args) - {"based-on", "part-of", "_count", "_format"}
     if unknown or not (request.args.get("based-on") or request.args.get("part-of")):
         raise BadRequest("Search Communication by based-on or part-of")
+    search.parse_count(request.args.get("_count"))
     refs = {request.args.get("based-on"), request.args.get("part-of")} - {None}
     ids = {ref.rsplit("/", 1)[-1] for ref in refs}
     if len(ids) != 1:

@@ -50,7 +50,7 @@ def parse(args, allowed: set[str], resource_type: str) -> Query:
         raise BadRequest(
             f"Unsupported search parameter(s) for {resource_type}: {', '.join(unknown)}"
         )
-    query = Query(count=_count(args.get("_count")), after=decode_cursor(args.get("_cursor")))
+    query = Query(count=parse_count(args.get("_count")), after=decode_cursor(args.get("_cursor")))
     query.descending = _sort(args.get("_sort"))
     query.includes = set(args.getlist("_include"))
     if query.includes - INCLUDES or (query.includes and resource_type != "Task"):
@@ -66,7 +66,8 @@ def parse(args, allowed: set[str], resource_type: str) -> Query:
     return query
 
 
-def _count(value) -> int:
+def parse_count(value) -> int:
+    """``_count``: 1-100 (what every search of the endpoint accepts)."""
     if value is None:
         return DEFAULT_COUNT
     if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_COUNT:

@@ -18,9 +18,11 @@ from baton.fhir_gateway.http import (
     respond,
 )
 from baton.fhir_gateway.routes import bp
-from baton.fhir_gateway.search import bundle
+from baton.fhir_gateway.search import bundle, parse_count
 from baton.platform.errors import NotFound
 from baton.platform.services import subscriptions as svc
+
+STATUSES = ("requested", "active", "error", "off")  # FHIR R4 SubscriptionStatus
 
 
 def _access(subscription_id):
@@ -65,7 +67,11 @@ def search_subscriptions():
     unknown = set(request.args) - {"status", "_count", "_format"}
     if unknown:
         raise BadRequest(f"Unsupported search parameter(s): {', '.join(sorted(unknown))}")
-    rows = svc.list_subscriptions(request.args.get("status"))
+    parse_count(request.args.get("_count"))
+    status = request.args.get("status")
+    if status and set(status.split(",")) - set(STATUSES):
+        raise BadRequest(f"status is one or more of {', '.join(STATUSES)}")
+    rows = svc.list_subscriptions(status)
     matches = [mapping.subscription(row, fhir_base()) for row in rows]
     return respond(bundle(fhir_base(), "/Subscription", request.args, matches, [], None))
 

@@ -107,11 +107,15 @@ def _install_request_hooks(app: Flask) -> None:
 
 
 def _refuse_unstorable_input() -> None:
-    """PostgreSQL cannot store NUL in text: refuse it in forms and query strings up front
-    (JSON bodies are checked by the API's schemas)."""
-    for values in (request.args, request.form):
-        if any("\x00" in value for value in values.values()):
+    """PostgreSQL cannot store NUL in text: refuse it in paths, forms and query strings up
+    front (an id in a path is audited when it is not found; JSON bodies are checked by the
+    API's schemas)."""
+    path_values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    for values in (request.args, request.form):  # every value of a repeated field too
+        if any("\x00" in value for _, value in values.items(multi=True)):
             raise InvalidInput("Input must not contain NUL characters")
+    if any("\x00" in value for value in path_values):
+        raise InvalidInput("Input must not contain NUL characters")
 
 
 def _surface() -> str:
@@ -120,10 +124,17 @@ def _surface() -> str:
     return "api" if request.path.startswith(API_PREFIX + "/") else "ui"
 
 
+def _error_surface() -> str:
+    """Whose error format applies: the surface's, or the token service's JSON endpoints'."""
+    from baton.platform.oauth.errors import is_oauth_json
+
+    return "oauth" if is_oauth_json() else _surface()
+
+
 def _render_error(status: int, code: str, title: str, detail: str, fields: dict | None = None):
     """One renderer per surface: problem+json for the API, a page for people, and what
     a package registers in ``app.extensions["baton_error_renderers"]`` (FHIR: OperationOutcome)."""
-    renderer = current_app.extensions.get("baton_error_renderers", {}).get(_surface())
+    renderer = current_app.extensions.get("baton_error_renderers", {}).get(_error_surface())
     if renderer is not None:
         return renderer(status, code, title, detail, fields)
     if _surface() == "api":
@@ -148,6 +159,9 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code >= 500:
+            # A failed statement leaves the session unusable, and the page needs it.
+            db.session.rollback()
         data = getattr(exc, "data", None) or {}
         fields = data.get("messages") or data.get("errors")
         if isinstance(fields, dict) and set(fields) <= {"json", "query", "form", "headers"}:

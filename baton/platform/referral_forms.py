@@ -32,6 +32,13 @@ class ActionForm(FlaskForm):
     action = HiddenField()
     version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
 
+    def validate(self, extra_validators=None) -> bool:
+        """A hidden field shows no message of its own: a bad one is said above the form."""
+        valid = super().validate(extra_validators)
+        if self.version.errors or self.action.errors:
+            self.form_errors.append("This form was changed or is out of date; reload the page.")
+        return valid
+
 
 class AttemptForm(ActionForm):
     caregiver_id = SelectField("Caregiver", validators=[DataRequired()])
@@ -107,6 +114,10 @@ class RedirectForm(ActionForm):
     redirected_to = StringField(
         "Where the family was redirected", validators=[DataRequired(), Length(max=300)]
     )
+
+
+class DisengagedForm(ActionForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
 
 
 class CloseForm(ActionForm):

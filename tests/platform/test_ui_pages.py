@@ -244,6 +244,10 @@ def test_provider_portal_moves_are_the_fhir_moves(world, login_as, owner_engine)
         refused = submit(client, url, page, "scheduled", appointment_at=typed)
         assert refused.status_code == 422, typed
     assert "enter a real date and time" in refused.text or "Enter the date" in refused.text
+    # Disengaged is one button with an optional reason: no hidden choice it depends on.
+    page = client.get(url).text
+    assert submit(client, url, page, "disengaged", reason="moved away").status_code == 302
+    assert _status(owner_engine, world.referral_a.id) == "disengaged"
 
 
 def test_admin_manages_staff_standards_and_the_checklist(world, login_as, owner_engine):

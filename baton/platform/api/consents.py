@@ -1,9 +1,8 @@
 """Consent capture and revocation."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.api.http import (
     ETAG_HEADER,
     check_if_match,

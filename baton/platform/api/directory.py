@@ -1,9 +1,8 @@
 """The provider directory."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.schemas.care import DirectoryServiceSchema, ServiceQueryArgs
 from baton.platform.services.providers import search_services
 

@@ -1,9 +1,8 @@
 """The escalation queue."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.api.http import ETAG_HEADER, check_if_match, with_representation_etag
 from baton.platform.api.problems import problem_doc
 from baton.platform.schemas.care import (

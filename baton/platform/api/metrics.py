@@ -1,10 +1,9 @@
 """Governance figures as JSON: the district's own (metrics.read) and the county's suppressed
 aggregates (commissioners), so both can pull them into their own tools."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.metrics.periods import Month
 from baton.platform.models.base import utcnow
 from baton.platform.schemas.metrics import (

@@ -1,10 +1,10 @@
 """Notifications for the signed-in person, and failed e-mail deliveries for admins."""
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.schemas.base import DumpSchema, LoadSchema
 from baton.platform.services import email, notifications, outbox
 

@@ -1,10 +1,10 @@
 """Referrals: create and send, read, move through the loop, and what hangs off them."""
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.api.http import (
     decode_cursor,
     encode_cursor,

@@ -1,9 +1,8 @@
 """Students, caregivers and service logs."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.api.http import idempotent
 from baton.platform.schemas.students import (
     CaregiverCreateSchema,

@@ -11,17 +11,19 @@ authorization (consent) page lives in ``consent``, discovery in ``discovery``.
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from baton.platform.extensions import csrf
 from baton.platform.oauth import clients, keys, scopes
 from baton.platform.oauth.assertion import PrivateKeyJWTAssertion
 from baton.platform.oauth.endpoints import TokenIntrospection, TokenRevocation
+from baton.platform.oauth.errors import oauth_error
 from baton.platform.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
@@ -93,6 +95,20 @@ def _save_token(token: dict, request) -> None:
     store_token(token, request.client.row, grant)
 
 
+@bp.before_request
+def _refuse_undecodable_basic_auth():
+    """Authlib decodes ``Authorization: Basic`` as UTF-8 without catching a failure."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            base64.b64decode(header[6:], validate=True).decode()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            return server().handle_error_response(
+                None, InvalidClientError(description="Basic credentials are not base64 UTF-8")
+            )
+    return None
+
+
 @bp.post("/token")
 def issue_token():
     """OAuth 2.0 token endpoint; errors are RFC 6749 JSON (``invalid_client`` …)."""
@@ -114,6 +130,10 @@ def introspect_token():
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
     """OpenID Connect userinfo for a user's token with the ``openid`` scope."""
+    if not request.headers.get("Authorization"):  # Authlib's own answer has no RFC code
+        response = oauth_error(401, "", "", "Send the access token: Authorization: Bearer …")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
     return server().create_endpoint_response(BatonUserInfo.ENDPOINT_NAME)
 
 
@@ -171,6 +191,7 @@ def init_oauth(app: Flask) -> None:
     )
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)  # only the user grants ask
     app.extensions["authorization_server"] = _build(app)
+    app.extensions.setdefault("baton_error_renderers", {})["oauth"] = oauth_error
     if resolve_api_bearer not in BEARER_RESOLVERS:
         BEARER_RESOLVERS.append(resolve_api_bearer)
     csrf.exempt(bp)

@@ -28,6 +28,7 @@ from baton.tenants.scoping import access, scoped
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 MIN_SIZE, MAX_SIZE = 10, 20
+MAX_SEED = 2**31
 STRATA = ("crisis", "high-need", "other")  # drawn in this order
 FINDINGS = ("confirmed", "disputed", "defect")
 
@@ -76,7 +77,9 @@ def draw_sample(quarter: str, *, size: int = 15, seed: int | None = None) -> Aud
     start, end = quarter_bounds(quarter)
     if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise InvalidInput(fields={"size": f"between {MIN_SIZE} and {MAX_SIZE} cases"})
-    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    seed = secrets.randbelow(MAX_SEED) if seed is None else seed
+    if not isinstance(seed, int) or not 0 <= seed < MAX_SEED:  # the column is 32-bit
+        raise InvalidInput(fields={"seed": f"a whole number below {MAX_SEED}"})
     population = _population(start, end)
     if not population:
         raise Conflict(f"No referrals were sent and no crisis opened in {quarter}")

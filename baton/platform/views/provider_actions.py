@@ -7,15 +7,14 @@ from flask import request
 
 from baton.platform import lifecycle
 from baton.platform.extensions import db
-from baton.platform.forms import choices
 from baton.platform.models import Tenant
 from baton.platform.referral_forms import (
     CloseForm,
     ConfirmForm,
     DeclineForm,
+    DisengagedForm,
     RedirectForm,
     ScheduleForm,
-    StatusForm,
     labelled,
 )
 from baton.platform.services import referrals as svc
@@ -48,8 +47,7 @@ def provider_forms(referral, allowed: tuple[str, ...] | None = None) -> dict:
     if "scheduled" in targets:
         forms["scheduled"] = ScheduleForm(prefix="scheduled")
     if "disengaged" in targets:
-        forms["disengaged"] = StatusForm(prefix="disengaged")
-        forms["disengaged"].status.choices = choices([("disengaged", "Disengaged")])
+        forms["disengaged"] = DisengagedForm(prefix="disengaged")
     closures = [t for t in lifecycle.PROVIDER_CLOSURES if t in targets]
     if closures:
         forms["close"] = CloseForm(prefix="close")
@@ -89,7 +87,7 @@ def apply_provider_action(referral, name: str, form) -> str:
             referral.id, "scheduled", appointment=appointment, expected_version=version
         )
         return "scheduled"
-    target = form.status.data if name in ("close", "disengaged") else name
+    target = form.status.data if name == "close" else name
     reason = getattr(form, "reason", None)
     redirected = getattr(form, "redirected_to", None)
     svc.transition_referral(
