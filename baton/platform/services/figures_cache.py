@@ -9,8 +9,10 @@ are computed directly and Redis is left alone for ``RETRY_SECONDS``.
 
 The version is the ``figures`` row of ``rollup_watermarks``: every rollup service that
 changes a rollup row gives it a new random id in the same transaction (see
-``baton.platform.services.rollups.mark_changed``). A reader reads the version before the
-figures, so an entry can at worst hold figures newer than its key, never older.
+``baton.platform.services.rollups.mark_changed``). A reader reads the version (once per
+transaction) before the figures, so an entry can at worst hold figures newer than its key,
+never older. When several processes miss the same entry at once (the first requests after a
+rollup run), one computes it and the others wait for it briefly instead of computing it too.
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ from sqlalchemy import select
 
 from baton.platform.extensions import db
 from baton.platform.models import RollupWatermark
-from baton.platform.services.rollups import VERSION
+from baton.platform.services.rollups import VERSION, VERSION_SEEN
 
 T = TypeVar("T")
 
 TTL_SECONDS = 600
 LOCAL_ENTRIES = 256
 RETRY_SECONDS = 10.0
+LOCK, LOCK_SECONDS = ":computing", 5.0  # one process computes a missing entry ...
+WAIT_SECONDS, POLL_SECONDS = 2.0, 0.01  # ... the others wait for it this long at most
 PREFIX = "baton:figures:"
 
 _local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # pickled: no shared objects
@@ -45,12 +49,18 @@ _lock = threading.Lock()
 
 
 def rollup_version() -> str:
-    """The rollups' current version (``-`` before any rollup run changed anything). Not
-    tenant data: one row of the rollup job's bookkeeping."""
-    version = db.session.scalar(
+    """The rollups' current version (``-`` before any rollup run changed anything), read
+    once per transaction. Not tenant data: one row of the rollup job's bookkeeping."""
+    session = db.session()
+    seen = session.info.get(VERSION_SEEN)
+    if seen is not None and seen[0] is session.get_transaction():
+        return seen[1]
+    version = session.scalar(
         select(RollupWatermark.event_id).where(RollupWatermark.name == VERSION)
     )
-    return str(version or "-")
+    version = str(version or "-")
+    session.info[VERSION_SEEN] = (session.get_transaction(), version)
+    return version
 
 
 def cached(scope: str, scope_id, parts: tuple, compute: Callable[[], T]) -> T:
@@ -59,13 +69,26 @@ def cached(scope: str, scope_id, parts: tuple, compute: Callable[[], T]) -> T:
     the same rollup version."""
     if scope_id is None:  # nothing to key on: never share
         return compute()
-    key = ":".join([PREFIX + scope, str(scope_id), *map(str, parts), rollup_version()])
+    key = key_of(scope, scope_id, parts, rollup_version())
     found = _get(key)
     if found is not None:
         return found
-    value = compute()
-    _put(key, value)
+    claimed = _claim(key)
+    if not claimed:  # another process is computing it: its figures, if they come soon
+        found = _wait_for(key)
+        if found is not None:
+            return found
+    try:
+        value = compute()
+        _put(key, value)
+    finally:
+        if claimed:
+            _release(key)
     return value
+
+
+def key_of(scope: str, scope_id, parts: tuple, version: str) -> str:
+    return ":".join([PREFIX + scope, str(scope_id), *map(str, parts), version])
 
 
 def clear_local() -> None:
@@ -98,6 +121,46 @@ def _put(key: str, value) -> None:
         return
     try:
         redis.set(key, _dumps(value), ex=TTL_SECONDS)
+    except RedisError:
+        _redis_failed()
+
+
+def _claim(key: str) -> bool:
+    """True unless another process holds the key's computing lock (no Redis: always)."""
+    redis = _redis()
+    if redis is None:
+        return True
+    try:
+        return bool(redis.set(key + LOCK, b"1", nx=True, px=int(LOCK_SECONDS * 1000)))
+    except RedisError:
+        _redis_failed()
+        return True
+
+
+def _wait_for(key: str):
+    """The value another process is computing, polled until its lock goes or WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        found = _get(key)
+        redis = _redis()
+        if found is not None or redis is None:
+            return found
+        try:
+            if not redis.exists(key + LOCK):
+                return _get(key)
+        except RedisError:
+            _redis_failed()
+            return None
+    return None
+
+
+def _release(key: str) -> None:
+    redis = _redis()
+    if redis is None:
+        return
+    try:
+        redis.delete(key + LOCK)
     except RedisError:
         _redis_failed()
 

@@ -55,6 +55,7 @@ WATERMARK = "district_rollups"
 # The rollups' version: a new random event_id whenever a run changed any rollup row (the
 # figures cache's key, baton.platform.services.figures_cache).
 VERSION = "figures"
+VERSION_SEEN = "baton_rollup_version"  # session.info: the version this transaction read
 
 EVENTS = ReferralEvent.__table__
 REFERRALS = Referral.__table__
@@ -225,6 +226,7 @@ def mark_changed() -> None:
     """Give the rollups a new version, in the transaction that changed rollup rows (under the
     watermark lock): every cached figure read at the old version is then stale."""
     now = utcnow()
+    db.session.info.pop(VERSION_SEEN, None)
     stmt = _insert(WATERMARKS).values(name=VERSION, at=now, event_id=uuid.uuid4(), updated_at=now)
     db.session.execute(
         stmt.on_conflict_do_update(

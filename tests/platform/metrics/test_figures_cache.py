@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -20,7 +22,7 @@ from baton.platform.models import County, RollupWatermark
 from baton.platform.models.base import travel_to, utcnow
 from baton.platform.services import county_metrics, figures_cache, metrics, referrals, rollups
 from baton.platform.services.rollups import SAFETY_LAG
-from baton.tenants.context import acting_as
+from baton.tenants.context import acting_as, system_scope
 from baton.workers.jobs.rollups import roll_up_new_events
 from tests.conftest import base_config, login
 from tests.factories import principal_of
@@ -236,10 +238,71 @@ def test_without_redis_each_process_keeps_its_own_entries(app, rolled, app_with)
     assert _district(embedded)[0].overall["accepted"].numerator == 1
 
 
-def test_the_version_row_is_the_rollups_own(app, rolled):
+def test_the_version_is_read_once_a_transaction_and_moves_with_a_change(app, rolled):
     with app.app_context():
         row = db.session.execute(
             select(RollupWatermark.event_id).where(RollupWatermark.name == rollups.VERSION)
         ).scalar_one()
+        assert figures_cache.rollup_version() == str(row)
+        with system_scope("test: a rollup run in this transaction"):
+            rollups.mark_changed()
+        assert figures_cache.rollup_version() != str(row)  # its own change is seen at once
         db.session.rollback()
-    assert str(row) == _version(app)
+    assert _version(app) == str(row)  # rolled back: the version with it
+
+
+def _in_thread(app, fn, out: dict, name: str) -> threading.Thread:
+    def run():
+        with app.app_context():
+            try:
+                out[name] = fn()
+            except Exception as exc:  # handed to the test
+                out[name] = exc
+            finally:
+                db.session.rollback()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_second_reader_waits_for_the_entry_being_computed(app, rolled, redis_client):
+    calls, out = [], {}
+
+    def slow():
+        calls.append("first")
+        time.sleep(0.4)
+        return {"sent": 7}
+
+    def second():
+        calls.append("second")
+        return {"sent": -1}
+
+    def read(compute):
+        return lambda: figures_cache.cached("test", rolled.tenant_a.id, ("m",), compute)
+
+    first = _in_thread(app, read(slow), out, "first")
+    time.sleep(0.1)  # the first holds the computing lock now
+    waiting = _in_thread(app, read(second), out, "second")
+    first.join()
+    waiting.join()
+    assert out == {"first": {"sent": 7}, "second": {"sent": 7}} and calls == ["first"]
+    assert not _keys(redis_client, f"*{figures_cache.LOCK}")
+
+
+def test_when_the_computing_reader_fails_the_waiting_one_computes(app, rolled, redis_client):
+    out = {}
+
+    def failing():
+        time.sleep(0.3)
+        raise RuntimeError("the database went away")
+
+    def read(compute):
+        return lambda: figures_cache.cached("test", rolled.tenant_a.id, ("m",), compute)
+
+    first = _in_thread(app, read(failing), out, "first")
+    time.sleep(0.1)
+    waiting = _in_thread(app, read(lambda: {"sent": 3}), out, "second")
+    first.join()
+    waiting.join()
+    assert isinstance(out["first"], RuntimeError) and out["second"] == {"sent": 3}
