@@ -181,7 +181,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_gunicorn(app_url: str, port: int, log) -> subprocess.Popen:
+def _start_gunicorn(app_url: str, port: int, log, extra_env=None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": app_url,
@@ -192,6 +192,7 @@ def _start_gunicorn(app_url: str, port: int, log) -> subprocess.Popen:
         "PORT": str(port),
         "WEB_CONCURRENCY": str(WORKERS),
         "WEB_THREADS": "1",
+        **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)

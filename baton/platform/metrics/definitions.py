@@ -63,6 +63,7 @@ class Metric:
     kind: str  # count | rate | hours | days
     compute: Callable[[Sums], Value]
     equity: bool = False  # a drop-off rate the equity signals test
+    reads: tuple[str, ...] = ("cohorts",)  # the rollup tables (of Sums) it is computed from
 
     @property
     def formula(self) -> str:
@@ -72,9 +73,9 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def metric(key: str, label: str, kind: str, *, equity: bool = False):
+def metric(key: str, label: str, kind: str, *, equity: bool = False, reads=("cohorts",)):
     def register(func: Callable[[Sums], Value]) -> Callable[[Sums], Value]:
-        METRICS[key] = Metric(key, label, kind, func, equity)
+        METRICS[key] = Metric(key, label, kind, func, equity, tuple(reads))
         return func
 
     return register
@@ -146,7 +147,9 @@ def _percentiles(s: Sums, measure: str) -> Value:
     return Value(percentile(histogram, 50), sum(histogram.values()))
 
 
-@metric("first_contact_median", "Time to first contact, median (hours)", "hours")
+@metric(
+    "first_contact_median", "Time to first contact, median (hours)", "hours", reads=("durations",)
+)
 def first_contact_median(s: Sums) -> Value:
     """Clock starts when the referral is sent; stops at the first contact attempt that
     reached the family (contact confirmed). Median over the cohorts' referrals with a
@@ -155,7 +158,12 @@ def first_contact_median(s: Sums) -> Value:
     return _percentiles(s, "first-contact-hours")
 
 
-@metric("first_contact_p90", "Time to first contact, 90th percentile (hours)", "hours")
+@metric(
+    "first_contact_p90",
+    "Time to first contact, 90th percentile (hours)",
+    "hours",
+    reads=("durations",),
+)
 def first_contact_p90(s: Sums) -> Value:
     """As the median, at the 90th percentile: the upper edge of the hour bucket holding the
     referral ranked ceil(0.9 n)."""
@@ -163,7 +171,12 @@ def first_contact_p90(s: Sums) -> Value:
     return Value(percentile(histogram, 90), sum(histogram.values()))
 
 
-@metric("first_appointment_median", "Time to first appointment, median (days)", "days")
+@metric(
+    "first_appointment_median",
+    "Time to first appointment, median (days)",
+    "days",
+    reads=("durations",),
+)
 def first_appointment_median(s: Sums) -> Value:
     """Clock starts when the referral is sent; stops when the first appointment is reported
     attended (the first-appointment-attended event). Median over the cohorts' referrals that
@@ -171,7 +184,12 @@ def first_appointment_median(s: Sums) -> Value:
     return _percentiles(s, "first-appointment-days")
 
 
-@metric("first_appointment_p90", "Time to first appointment, 90th percentile (days)", "days")
+@metric(
+    "first_appointment_p90",
+    "Time to first appointment, 90th percentile (days)",
+    "days",
+    reads=("durations",),
+)
 def first_appointment_p90(s: Sums) -> Value:
     """As the median, at the 90th percentile (upper edge of the day bucket holding the
     referral ranked ceil(0.9 n))."""
@@ -212,7 +230,7 @@ def bounce_rate(s: Sums) -> Value:
     return _rate(s.c("bounced"), s.c("sent"))
 
 
-@metric("bounces", "Bounces recorded", "count")
+@metric("bounces", "Bounces recorded", "count", reads=("events",))
 def bounces(s: Sums) -> Value:
     """Bounce events in the weeks of the period (by the week they happened, any cohort)."""
     return Value(sum(n for (status, _r), n in s.events.items() if status == "bounced"))
@@ -229,20 +247,20 @@ def _cases(s: Sums, *, crisis: bool, action: str, outcome: str | None = None) ->
     )
 
 
-@metric("escalations_opened", "Escalations opened", "count")
+@metric("escalations_opened", "Escalations opened", "count", reads=("cases",))
 def escalations_opened(s: Sums) -> Value:
     """Escalations (manual, contact-overdue, high-need-unscheduled) opened in the weeks of
     the period, by the week they were opened."""
     return Value(_cases(s, crisis=False, action="opened"))
 
 
-@metric("escalations_closed", "Escalations closed", "count")
+@metric("escalations_closed", "Escalations closed", "count", reads=("cases",))
 def escalations_closed(s: Sums) -> Value:
     """Escalations closed in the weeks of the period, by the week they closed."""
     return Value(_cases(s, crisis=False, action="closed"))
 
 
-@metric("escalations_connected", "Escalations closed: connected", "rate")
+@metric("escalations_connected", "Escalations closed: connected", "rate", reads=("cases",))
 def escalations_connected(s: Sums) -> Value:
     """How escalations closed. Numerator: escalations closed in the period because the
     family connected (resolution connected). Denominator: escalations closed in the period;
@@ -253,14 +271,14 @@ def escalations_connected(s: Sums) -> Value:
     )
 
 
-@metric("crisis_events", "Crisis events (tier C)", "count")
+@metric("crisis_events", "Crisis events (tier C)", "count", reads=("cases",))
 def crisis_events(s: Sums) -> Value:
     """Crisis records (tier C concerns on the crisis pathway) opened in the weeks of the
     period, by the week they were opened."""
     return Value(_cases(s, crisis=True, action="opened"))
 
 
-@metric("crisis_notified", "Crises closed with the caregiver notified", "rate")
+@metric("crisis_notified", "Crises closed with the caregiver notified", "rate", reads=("cases",))
 def crisis_notified(s: Sums) -> Value:
     """Numerator: crisis records closed in the period whose caregiver notification was
     recorded. Denominator: crisis records closed in the period."""
@@ -281,9 +299,14 @@ FUNNEL_COUNTS = (
 )
 
 
-def evaluate(sums: Sums) -> dict[str, Value]:
-    """Every metric for one group."""
-    return {key: m.compute(sums) for key, m in METRICS.items()}
+def evaluate(sums: Sums, keys=None) -> dict[str, Value]:
+    """Every metric (or those of ``keys``) for one group."""
+    return {key: METRICS[key].compute(sums) for key in keys or METRICS}
+
+
+def tables_read(keys) -> tuple[str, ...]:
+    """The rollup tables the metrics ``keys`` are computed from."""
+    return tuple(dict.fromkeys(t for key in keys for t in METRICS[key].reads))
 
 
 def bounce_reasons(sums: Sums) -> dict[str, int]:

@@ -261,4 +261,6 @@ def _recompute(now: datetime) -> Refreshed:
     changed = cohort_sums.sync_groups()
     groups = db.session.execute(select(func.count()).select_from(TOUCHED_WEEKS)).scalar()
     changed += rebuild_county_groups()
+    if changed:
+        rollups.mark_changed()
     return Refreshed(facts, groups, changed)

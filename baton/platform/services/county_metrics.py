@@ -10,7 +10,7 @@ threshold applied as ``baton.platform.metrics.suppression`` describes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from baton.platform import lifecycle
 from baton.platform.errors import Forbidden
@@ -19,12 +19,13 @@ from baton.platform.metrics.definitions import Sums
 from baton.platform.metrics.periods import Month
 from baton.platform.metrics.suppression import Published, suppress_margin, suppress_table
 from baton.platform.models import County
+from baton.platform.services import figures_cache
 from baton.platform.services.common import require_permission
 from baton.platform.services.metric_reads import (
     BREAKDOWNS,
     COUNTY,
     COUNTY_BREAKDOWNS,
-    read_sums,
+    read_breakdowns,
     total,
 )
 from baton.platform.services.metrics import check_breakdown, labels
@@ -72,14 +73,15 @@ class TableKind:
     key: str
     title: str
     categories: Callable[[Sums], dict[str, int]]
+    reads: str  # the rollup table (metric_reads.TABLES) its counts come from
 
 
 TABLES = (
-    TableKind("funnel", "Referrals sent, by furthest stage reached", _funnel),
-    TableKind("bounces", "Bounces, by reason", _bounces),
-    TableKind("escalations_opened", "Escalations opened, by kind", _escalations_opened),
-    TableKind("escalations_closed", "Escalations closed, by how", _escalations_closed),
-    TableKind("crises", "Crisis events (tier C)", _crises),
+    TableKind("funnel", "Referrals sent, by furthest stage reached", _funnel, "cohorts"),
+    TableKind("bounces", "Bounces, by reason", _bounces, "events"),
+    TableKind("escalations_opened", "Escalations opened, by kind", _escalations_opened, "cases"),
+    TableKind("escalations_closed", "Escalations closed, by how", _escalations_closed, "cases"),
+    TableKind("crises", "Crisis events (tier C)", _crises, "cases"),
 )
 
 
@@ -95,7 +97,10 @@ class CountyFigures:
 
 def county_figures(month: Month, breakdown: str | None = None) -> CountyFigures:
     """The county's published tables for ``month`` by ``breakdown`` (district, provider,
-    tier, language, iep, grade), suppressed. Raises Forbidden without county.metrics."""
+    tier, language, iep, grade), suppressed. Raises Forbidden without county.metrics.
+
+    The suppressed tables are cached (figures_cache) per county, month, breakdown,
+    threshold and rollup version; the names of the groups are read fresh each time."""
     principal = require_permission("county.metrics")
     breakdown = check_breakdown(breakdown, COUNTY_BREAKDOWNS)
     county_id = principal.county_id
@@ -104,22 +109,38 @@ def county_figures(month: Month, breakdown: str | None = None) -> CountyFigures:
     first, last = month.weeks()
     with system_scope("county view: suppressed aggregates of one county", principal.surface):
         county = db.session.get(County, county_id)
-        groups = read_sums(COUNTY, first, last, breakdown, lambda m: m.county_id == county_id)
-        names = labels(breakdown, groups)
-    whole = total(groups)
+        threshold = county.suppression_threshold
+        published = figures_cache.cached(
+            "county",
+            county_id,
+            (month.label, breakdown, f"t{threshold}"),
+            lambda: _suppressed(county_id, first, last, breakdown, threshold),
+        )
+        names = labels(breakdown, published["funnel"].rows)
     tables = {}
     for kind in TABLES:
-        table = _publish(kind, groups, whole, names, county.suppression_threshold)
+        table = published[kind.key]
+        table = replace(table, rows=sorted(table.rows, key=lambda g: names[g]))
         tables[kind.key] = (kind, table, names)
-    funnel = tables["funnel"][1]
     return CountyFigures(
-        county.name,
-        month,
-        county.suppression_threshold,
-        breakdown,
-        tables,
-        _rates(funnel, names),
+        county.name, month, threshold, breakdown, tables, _rates(tables["funnel"][1], names)
     )
+
+
+def _suppressed(county_id, first, last, breakdown: str, threshold: int) -> dict[str, Published]:
+    """Every published table of the weeks ``first``..``last``, suppressed, rows ordered by
+    their names (in the county's system scope)."""
+    groups = read_breakdowns(
+        COUNTY,
+        first,
+        last,
+        (breakdown,),
+        lambda m: m.county_id == county_id,
+        tables=tuple(dict.fromkeys(kind.reads for kind in TABLES)),
+    )[breakdown]
+    names = labels(breakdown, groups)
+    whole = total(groups)
+    return {kind.key: _publish(kind, groups, whole, names, threshold) for kind in TABLES}
 
 
 def _publish(kind: TableKind, groups, whole: Sums, names, threshold: int) -> Published:

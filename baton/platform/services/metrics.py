@@ -15,23 +15,32 @@ from baton.platform import lifecycle
 from baton.platform.errors import InvalidInput
 from baton.platform.extensions import db
 from baton.platform.metrics import equity
-from baton.platform.metrics.definitions import METRICS, Sums, Value, bounce_reasons, evaluate
+from baton.platform.metrics.definitions import (
+    METRICS,
+    Sums,
+    Value,
+    bounce_reasons,
+    evaluate,
+    tables_read,
+)
 from baton.platform.metrics.periods import Month, monday
 from baton.platform.models import ProviderOrg, School, Service, Tenant
 from baton.platform.models.base import utcnow
 from baton.platform.models.students import GRADES
+from baton.platform.services import figures_cache
 from baton.platform.services.common import require_permission
 from baton.platform.services.metric_reads import (
     BREAKDOWNS,
     DISTRICT,
     DISTRICT_BREAKDOWNS,
-    read_sums,
+    read_breakdowns,
     total,
     weekly,
 )
 from baton.tenants.scoping import scoped
 
 TREND_WEEKS = 12
+TREND_METRICS = ("referrals", "connected")  # what the dashboard's trend chart draws
 REVIEW_WEEKS = 8
 
 
@@ -63,16 +72,24 @@ def check_breakdown(key: str | None, allowed=DISTRICT_BREAKDOWNS) -> str:
 def district_figures(month: Month, breakdowns=DISTRICT_BREAKDOWNS) -> Figures:
     """Every metric for the district for ``month``, overall and per group of each breakdown,
     with the equity signals of each drop-off rate. Raises Forbidden without metrics.read."""
-    require_permission("metrics.read")
+    principal = require_permission("metrics.read")
     first, last = month.weeks()
-    parts, whole = {}, None
-    for key in breakdowns:
-        groups = read_sums(DISTRICT, first, last, key)
-        parts[key] = breakdown_of(key, groups, labels(key, groups))
-        whole = whole or total(groups)  # every breakdown partitions the same rows
-    if whole is None:
-        whole = total(read_sums(DISTRICT, first, last, None))
-    return Figures(month, (first, last), evaluate(whole), parts)
+    breakdowns = tuple(breakdowns)
+    sets = figures_cache.cached(
+        "district",
+        _district_of(principal),
+        (month.label, ",".join(breakdowns)),
+        lambda: read_breakdowns(DISTRICT, first, last, (None, *breakdowns)),
+    )
+    parts = {key: breakdown_of(key, sets[key], labels(key, sets[key])) for key in breakdowns}
+    return Figures(month, (first, last), evaluate(total(sets[None])), parts)
+
+
+def _district_of(principal) -> object:
+    """The one district whose rows the principal reads (the cache's scope), else None."""
+    if principal.kind == "district" or principal.bound_system:
+        return principal.tenant_id
+    return None
 
 
 def breakdown_of(key: str, groups: dict[object, Sums], names: dict) -> Breakdown:
@@ -100,16 +117,26 @@ def _order(key: str, group, names) -> tuple:
     return (len(GRADES), str(names[group]))
 
 
-def trend(weeks: int = TREND_WEEKS) -> dict[date, dict[str, Value]]:
-    """Metric values per week for the last ``weeks`` weeks (the current one included)."""
-    require_permission("metrics.read")
+def trend(weeks: int = TREND_WEEKS, keys=TREND_METRICS) -> dict[date, dict[str, Value]]:
+    """The metrics ``keys`` per week for the last ``weeks`` weeks (the current one included),
+    read from the rollup tables those metrics need only."""
+    per_week = _weekly(weeks, tables_read(keys))
+    return {week: evaluate(sums, keys) for week, sums in per_week.items()}
+
+
+def _weekly(weeks: int, tables) -> dict[date, Sums]:
+    """Sums of each of the last ``weeks`` weeks (every week present), of ``tables``."""
+    principal = require_permission("metrics.read")
     last = monday(utcnow().date())
     first = last - timedelta(weeks=weeks - 1)
-    per_week = weekly(DISTRICT, first, last)
-    return {
-        first + timedelta(weeks=n): evaluate(per_week.get(first + timedelta(weeks=n), Sums()))
-        for n in range(weeks)
-    }
+    per_week = figures_cache.cached(
+        "district-weeks",
+        _district_of(principal),
+        (first, last, ",".join(tables)),
+        lambda: weekly(DISTRICT, first, last, tables=tables),
+    )
+    mondays = [first + timedelta(weeks=n) for n in range(weeks)]
+    return {w: per_week.get(w, Sums()) for w in mondays}
 
 
 @dataclass
@@ -123,11 +150,9 @@ class ReasonRow:
 def bounce_review(weeks: int = REVIEW_WEEKS) -> tuple[list[date], list[ReasonRow]]:
     """Bounces per reason for each of the last ``weeks`` weeks, with each reason's suggested
     fix (lifecycle.BOUNCE_REASONS), most frequent first."""
-    require_permission("metrics.read")
-    last = monday(utcnow().date())
-    mondays = [last - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-    per_week = weekly(DISTRICT, mondays[0], last)
-    counts = {w: bounce_reasons(per_week.get(w, Sums())) for w in mondays}
+    per_week = _weekly(weeks, ("events",))
+    mondays = list(per_week)
+    counts = {w: bounce_reasons(sums) for w, sums in per_week.items()}
     rows = []
     for reason, fix in lifecycle.BOUNCE_REASONS.items():
         series = [counts[w].get(reason, 0) for w in mondays]

@@ -10,6 +10,7 @@ the reconcile is there to catch, is in ``baton.platform.models.rollups``.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -51,6 +52,10 @@ from baton.tenants.context import require_principal
 # commit. Events that turn up later than this are left to the reconcile.
 SAFETY_LAG = timedelta(minutes=5)
 WATERMARK = "district_rollups"
+# The rollups' version: a new random event_id whenever a run changed any rollup row (the
+# figures cache's key, baton.platform.services.figures_cache).
+VERSION = "figures"
+VERSION_SEEN = "baton_rollup_version"  # session.info: the version this transaction read
 
 EVENTS = ReferralEvent.__table__
 REFERRALS = Referral.__table__
@@ -141,6 +146,7 @@ def apply_new_events(limit: int = 100_000, *, lag: timedelta = SAFETY_LAG) -> Ap
         .where(WATERMARKS.c.name == WATERMARK)
         .values(at=last_at, event_id=last_id, updated_at=utcnow())
     )
+    mark_changed()
     since = None if mark.at is None else (mark.at, mark.event_id)
     return Applied(count, week_of(first_at), week_of(last_at), since, (last_at, last_id))
 
@@ -170,6 +176,8 @@ def reconcile(window_start: date, window_end: date) -> Synced:
     )
     counts = _district_counts(in_window)
     removed, written = sync_rows(DISTRICT, DISTRICT_KEYS, ("events",), current, counts)
+    if removed or written:
+        mark_changed()
     return Synced(first, last, removed, written)
 
 
@@ -191,6 +199,8 @@ def rebuild_county_rollups(
         weeks = and_(weeks, DISTRICT.c.tenant_id.in_(tenant_ids))
         county_weeks = and_(county_weeks, COUNTY.c.tenant_id.in_(tenant_ids))
     removed, written = sync_county(DISTRICT, COUNTY, ("events",), weeks, county_weeks)
+    if removed or written:
+        mark_changed()
     return Synced(first, last, removed, written)
 
 
@@ -210,6 +220,20 @@ def sync_county(district, county, values, district_where, county_where) -> tuple
         county_where
     )
     return sync_rows(county, keys, values, current, wanted)
+
+
+def mark_changed() -> None:
+    """Give the rollups a new version, in the transaction that changed rollup rows (under the
+    watermark lock): every cached figure read at the old version is then stale."""
+    now = utcnow()
+    db.session.info.pop(VERSION_SEEN, None)
+    stmt = _insert(WATERMARKS).values(name=VERSION, at=now, event_id=uuid.uuid4(), updated_at=now)
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={c: stmt.excluded[c] for c in ("at", "event_id", "updated_at")},
+        )
+    )
 
 
 # ---------------------------------------------------------------- helpers

@@ -1,6 +1,7 @@
 """The county commissioners' view: cross-district aggregates only, small cells suppressed."""
 
 from flask import Blueprint, render_template, request
+from markupsafe import Markup
 
 from baton.platform.auth import login_required
 from baton.platform.metrics.periods import Month
@@ -9,6 +10,14 @@ from baton.platform.services import county_metrics
 from baton.platform.services.metric_reads import BREAKDOWNS, COUNTY_BREAKDOWNS
 
 bp = Blueprint("county", __name__, url_prefix="/county")
+
+SUPPRESSED = Markup('<td class="suppressed">suppressed</td>')
+
+
+@bp.app_template_filter("count_cell")
+def count_cell(n: int | None) -> Markup:
+    """A published count's table cell, or the suppressed one (a filter: many cells a page)."""
+    return SUPPRESSED if n is None else Markup("<td>%d</td>") % n
 
 
 @bp.get("")

@@ -42,6 +42,32 @@ TABLE_METRICS = (
 )
 
 
+@bp.app_template_filter("metric_value")
+def metric_value(v, kind: str) -> str:
+    """A metric's value as shown in a cell (a Python filter: a page has hundreds of cells)."""
+    if v is None or v.value is None:
+        return "—"
+    if kind == "rate":
+        return f"{v.value * 100:.0f}%"
+    if kind == "hours":
+        return "> 720 h" if v.value == -1 else f"≤ {v.value} h"
+    if kind == "days":
+        return "> 90 d" if v.value == -1 else f"≤ {v.value} d"
+    return str(v.value)
+
+
+@bp.app_template_filter("metric_detail")
+def metric_detail(v, kind: str) -> str:
+    """What a value is taken over: ``3 of 12`` for a rate, ``over 12 referrals`` for a time."""
+    if v is None:
+        return ""
+    if kind == "rate" and v.denominator:
+        return f"{v.numerator} of {v.denominator}"
+    if kind in ("hours", "days") and v.numerator:
+        return f"over {v.numerator} referrals"
+    return ""
+
+
 def _month() -> Month:
     return Month.parse(request.args.get("month"), utcnow().date())
 
