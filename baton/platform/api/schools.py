@@ -1,9 +1,8 @@
 """The district's schools, and where each is (the directory measures distances from it)."""
 
-from flask_smorest import Blueprint
-
 from baton.platform.api import PREFIX
 from baton.platform.api.auth import authenticate_api_request
+from baton.platform.api.blueprint import Blueprint
 from baton.platform.schemas.care import SchoolLocationSchema, SchoolSchema
 from baton.platform.services import district_admin
 from baton.platform.services.common import require_permission
