@@ -102,6 +102,12 @@ def test_a_mapped_bser_code_moves_the_referral_as_the_native_code_would(
     assert _events(owner_engine, world.referral_a.id) == events
 
 
+def test_the_referral_page_shows_what_the_ehr_sent(app, ehr, world, pa_map, login_as):
+    assert _put_foreign(ehr, world.referral_a.id, "requested", "5.1.2").status_code == 200
+    page = login_as("navigator@a.test").get(f"/referrals/{world.referral_a.id}").text
+    assert f"the EHR sent {BSER}|5.1.2 (businessStatus, read as received)" in page
+
+
 def test_a_mapped_decline_and_its_mapped_reason(app, ehr, world, owner_engine, pa_map):
     reason = {"coding": [{"system": EHR_REASONS, "code": "CAP"}], "text": "Waitlist full"}
     moved = _put_foreign(ehr, world.referral_a.id, "rejected", "5.2", reason)
