@@ -24,6 +24,18 @@ ELEMENTS = {
 }
 
 
+def foreign(incoming: dict) -> bool:
+    """Whether any businessStatus or statusReason coding is in a system not Baton's own
+    (only then is the provider's map worth reading: the hot path sends Baton's codes)."""
+    for element, (name, _) in ELEMENTS.items():
+        concept = incoming.get(element)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for c in codings if isinstance(codings, list) else []:
+            if isinstance(c, dict) and c.get("system") != codes.system(name):
+                return True
+    return False
+
+
 def translate(incoming: dict, code_map: dict[tuple[str, str], str]) -> tuple[dict, list[dict]]:
     """``incoming`` with mapped foreign codings replaced by Baton's, and what was replaced
     (element, system, code, the Baton code): for the event and audit row. Raises BadCode

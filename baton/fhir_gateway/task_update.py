@@ -64,7 +64,9 @@ def parse_inbound(incoming: dict, current: dict, status: str, current_ref: dict 
     """Every inbound Task change (a hosted ``PUT /Task``, a mirrored remote version) comes
     through here: the acting provider's foreign codes become Baton's first, so the checks of
     ``parse_update`` and the state machine then apply unchanged."""
-    incoming, used = foreign_codes.translate(incoming, code_maps.for_acting_provider())
+    used = []
+    if foreign_codes.foreign(incoming):
+        incoming, used = foreign_codes.translate(incoming, code_maps.for_acting_provider())
     change = parse_update(incoming, current, status, current_ref)
     change.foreign_codes = used or None
     return change
