@@ -52,6 +52,7 @@ from baton.platform.models import CohortRollup, County, CountyRollup, Tenant
 from baton.platform.models.base import travel_to
 from baton.platform.services import cohorts, figures_cache, provisioning, rollups
 from baton.tenants.context import system_scope
+from tests.benchmarks.generated import array, skeleton
 from tests.benchmarks.test_bench_api import (
     CONCURRENCY,
     SECONDS,
@@ -89,44 +90,20 @@ PATHS = (  # ten statuses per referral, three paths through the loop
     "sent bounced received accepted scheduled no-show scheduled no-show disengaged"
     " closed-family-declined",
 )
-GRADES = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 LANGUAGES = ("en", "en", "en", "en", "es", "es", "vi", "so")
 BOUNCE_REASONS = ("bad-contact-info", "capacity-delay", "language-access-gap", "family-declined")
-
-
-def _array(values) -> str:
-    return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _generate(owner_url: str) -> None:
     """Every source row in bulk, as the owner; ids are md5s of numbers, so rows find each
     other. FK triggers are off while generating (consistent by construction)."""
     D, C, K, P, S, R = DISTRICTS, COUNTIES, SCHOOLS, PROVIDERS, STUDENTS, REFERRALS
-    statuses = _array(" ".join(PATHS).split())
+    statuses = array(" ".join(PATHS).split())
     spacing = f"(interval '1 year' / {R})"
     sent = f"timestamptz '{START.isoformat()}' + r * {spacing}"
     opened = f"timestamptz '{START.isoformat()}' + c * (interval '1 year' / {CRISES})"
     statements = [
-        "SET session_replication_role = replica",
-        "INSERT INTO counties (id, name, slug, suppression_threshold, created_at)"
-        " SELECT md5('c'||c)::uuid, 'County '||c, 'county-'||c, 11, now()"
-        f" FROM generate_series(0, {C} - 1) c",
-        "INSERT INTO tenants (id, county_id, name, slug, timezone, active, created_at)"
-        f" SELECT md5('t'||t)::uuid, md5('c'||(t % {C}))::uuid, 'District '||t, 'district-'||t,"
-        f" 'America/Chicago', true, now() FROM generate_series(0, {D} - 1) t",
-        "INSERT INTO schools (tenant_id, id, name, code, created_at)"
-        " SELECT md5('t'||t)::uuid, md5('s'||t||'-'||k)::uuid, 'School '||k, 'S'||k, now()"
-        f" FROM generate_series(0, {D} - 1) t, generate_series(0, {K} - 1) k",
-        "INSERT INTO provider_orgs (id, name, slug, active, created_at)"
-        " SELECT md5('p'||p)::uuid, 'Provider '||p, 'provider-'||p, true, now()"
-        f" FROM generate_series(0, {P} - 1) p",
-        "INSERT INTO students (tenant_id, id, local_id, first_name, last_name, birth_date, grade,"
-        " school_id, preferred_language, disability_or_iep, created_at, updated_at)"
-        f" SELECT md5('t'||(s % {D}))::uuid, md5('st'||s)::uuid, 'L'||s, 'Stu', 'Dent',"
-        f" date '2012-01-01', ({_array(GRADES)})[1 + (s / 7) % {len(GRADES)}],"
-        f" md5('s'||(s % {D})||'-'||((s / {D}) % {K}))::uuid,"
-        f" ({_array(LANGUAGES)})[1 + (s / 3) % {len(LANGUAGES)}], s % 7 = 0, now(), now()"
-        f" FROM generate_series(0, {S} - 1) s",
+        *skeleton(counties=C, districts=D, schools=K, providers=P, students=S, languages=LANGUAGES),
         "INSERT INTO referrals (tenant_id, id, student_id, provider_id, status, tier, high_need,"
         " intake_route, caregiver_present, created_at, updated_at, ever_scheduled, event_count,"
         " version, sent_at, contact_confirmed_at)"
@@ -144,7 +121,7 @@ def _generate(owner_url: str) -> None:
         " + (e % 10) * interval '2 days' + (e % 10) * random() * interval '1 hour',"
         f" 'provider', 'api', NULL, ({statuses})[1 + ((e / 10) % 3) * 10 + e % 10],"
         f" CASE WHEN (e / 10) % 3 = 2 AND e % 10 = 1"
-        f" THEN ({_array(BOUNCE_REASONS)})[1 + (e / 30) % 4] END, '{{}}'"
+        f" THEN ({array(BOUNCE_REASONS)})[1 + (e / 30) % 4] END, '{{}}'"
         f" FROM generate_series(0, {R * EVENTS_EACH} - 1) e",
         "INSERT INTO escalations (tenant_id, id, referral_id, kind, status, opened_at, actions,"
         " resolution, closed_at)"

@@ -35,6 +35,7 @@ from baton.platform.extensions import db
 from baton.platform.models.base import travel_to
 from baton.platform.services import rollups
 from baton.tenants.context import system_scope
+from tests.benchmarks.generated import array, skeleton
 from tests.conftest import base_config, create_database, drop_database, migrate_database
 
 EVENTS = int(os.environ.get("BENCH_ROLLUP_EVENTS", "5000000"))
@@ -54,12 +55,7 @@ STATUSES = (
     "disengaged",
     "closed-completed",
 )
-GRADES = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 LANGUAGES = ("en", "en", "en", "en", "en", "es", "es", "es", "vi", "zh", "ar", "so")
-
-
-def _array(values) -> str:
-    return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _generate(owner_url: str, events: int) -> None:
@@ -68,26 +64,7 @@ def _generate(owner_url: str, events: int) -> None:
     referrals = max(1, events // 10)
     D, C, K, P, S = DISTRICTS, COUNTIES, SCHOOLS, PROVIDERS, STUDENTS
     statements = [
-        "SET session_replication_role = replica",
-        "INSERT INTO counties (id, name, slug, suppression_threshold, created_at)"
-        " SELECT md5('c'||c)::uuid, 'County '||c, 'county-'||c, 11, now()"
-        f" FROM generate_series(0, {C} - 1) c",
-        "INSERT INTO tenants (id, county_id, name, slug, timezone, active, created_at)"
-        f" SELECT md5('t'||t)::uuid, md5('c'||(t % {C}))::uuid, 'District '||t, 'district-'||t,"
-        f" 'America/Chicago', true, now() FROM generate_series(0, {D} - 1) t",
-        "INSERT INTO schools (tenant_id, id, name, code, created_at)"
-        " SELECT md5('t'||t)::uuid, md5('s'||t||'-'||k)::uuid, 'School '||k, 'S'||k, now()"
-        f" FROM generate_series(0, {D} - 1) t, generate_series(0, {K} - 1) k",
-        "INSERT INTO provider_orgs (id, name, slug, active, created_at)"
-        " SELECT md5('p'||p)::uuid, 'Provider '||p, 'provider-'||p, true, now()"
-        f" FROM generate_series(0, {P} - 1) p",
-        "INSERT INTO students (tenant_id, id, local_id, first_name, last_name, birth_date, grade,"
-        " school_id, preferred_language, disability_or_iep, created_at, updated_at)"
-        f" SELECT md5('t'||(s % {D}))::uuid, md5('st'||s)::uuid, 'L'||s, 'Stu', 'Dent',"
-        f" date '2012-01-01', ({_array(GRADES)})[1 + (s / 7) % {len(GRADES)}],"
-        f" md5('s'||(s % {D})||'-'||((s / {D}) % {K}))::uuid,"
-        f" ({_array(LANGUAGES)})[1 + (s / 3) % {len(LANGUAGES)}], s % 7 = 0, now(), now()"
-        f" FROM generate_series(0, {S} - 1) s",
+        *skeleton(counties=C, districts=D, schools=K, providers=P, students=S, languages=LANGUAGES),
         "INSERT INTO referrals (tenant_id, id, student_id, provider_id, status, tier, high_need,"
         " intake_route, caregiver_present, created_at, updated_at, ever_scheduled, event_count,"
         " version)"
@@ -102,7 +79,7 @@ def _generate(owner_url: str, events: int) -> None:
         " md5('r'||(e / 10))::uuid, e % 10 + 1,"
         f" timestamptz '{START.isoformat()}' + (e / 10) * (interval '1 year' / {referrals})"
         " + (e % 10) * interval '2 days' + random() * interval '1 hour',"
-        f" 'provider', 'api', NULL, ({_array(STATUSES)})[1 + e % 10], '{{}}'"
+        f" 'provider', 'api', NULL, ({array(STATUSES)})[1 + e % 10], '{{}}'"
         f" FROM generate_series(0, {events} - 1) e",
     ]
     engine = create_engine(owner_url)
